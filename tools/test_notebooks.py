@@ -1,0 +1,41 @@
+"""Run every notebook's tests the way `nbdev-test` does, and count them.
+
+`nbdev-test` prints only "Success."; CI wants to know how many notebooks passed and failed, so this
+calls nbdev's own `test_nb` on each notebook (same flags, same working directory, same parallel pool)
+and ends with the line `N passed, N failed`.
+
+    python tools/test_notebooks.py [--flags "slow cuda"] [--n_workers 2] [notebook ...]
+"""
+import argparse, os, sys, time
+from pathlib import Path
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('notebooks', nargs='*', help='notebooks to test (default: every nbs/*.ipynb)')
+    p.add_argument('--flags', default='', help='space-separated test flags to run that are normally skipped')
+    p.add_argument('--n_workers', type=int, default=None, help='parallel notebooks (default: number of CPUs, at most 4)')
+    a = p.parse_args()
+
+    os.environ.setdefault('MPLBACKEND', 'Agg')
+    import matplotlib.font_manager  # build the font cache once, before workers race to build it
+    from fastcore.parallel import parallel
+    from nbdev.config import get_config
+    from nbdev.test import test_nb
+
+    cfg = get_config()
+    nbs = Path(cfg.nbs_path)
+    files = [Path(f).absolute() for f in a.notebooks] or sorted(f.absolute() for f in nbs.glob('*.ipynb') if not f.name.startswith('_'))
+    skip = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else list(cfg.tst_flags)
+    n_workers = a.n_workers if a.n_workers is not None else min(os.cpu_count() or 1, 4)
+    t0 = time.time()
+    os.chdir(nbs)
+    results = parallel(test_nb, files, skip_flags=skip, force_flags=a.flags.split(), n_workers=n_workers,
+                       basepath=cfg.config_path, pause=0.01, progress=False)
+    for f, (ok, secs) in sorted(zip(files, results), key=lambda r: r[0].name):
+        print(f"{'PASS' if ok else 'FAIL'}  {f.name:40s} {secs:7.1f} s")
+    n_ok = sum(ok for ok, _ in results)
+    print(f"total {time.time()-t0:.0f} s")
+    print(f"{n_ok} passed, {len(results)-n_ok} failed")
+    sys.exit(0 if n_ok == len(results) else 1)
+
+if __name__ == '__main__': main()
