@@ -15,7 +15,7 @@ from torch import Tensor
 # %% auto #0
 __all__ = ['IMAGE_EXTENSIONS', 'set_seed', 'get_device', 'ImageReadError', 'image_bit_depth', 'read_image', 'to_uint',
            'write_image', 'rgb2ycbcr', 'rgb2y', 'ycbcr2rgb', 'cubic', 'resize_matrix', 'imresize', 'modcrop',
-           'weights_dir', 'find_weights', 'show_images']
+           'weights_dir', 'find_weights', 'backbone_weights', 'show_images']
 
 # %% ../nbs/00_core.ipynb #770fc4f2
 def set_seed(seed: int = 0):  # the one seed for Python, NumPy and PyTorch (all devices)
@@ -220,6 +220,18 @@ def find_weights(filename: str,       # the file's canonical name, e.g. 'vgg19-d
            f"or pass its path). Looked in: {', '.join(str(p) for p in places)}.")
     if url: msg += f" Download it from {url}" + (f" (the download failed here: {type(err).__name__}: {err})" if err else '')
     raise FileNotFoundError(msg)
+
+def backbone_weights(weights,            # 'imagenet' (the canonical file, found or downloaded), a path, or 'random'
+                     filename: str,      # the canonical file's name
+                     url: str | None = None,  # where to download it from
+                     what: str = '',     # what the file is, for the error message
+                     download: bool = True
+                    ) -> Path | None:
+    "Resolve a pretrained backbone's `weights` argument to a file; None for 'random' (fixed-seed tests only)."
+    if isinstance(weights, str) and weights == 'random': return None
+    if isinstance(weights, str) and weights == 'imagenet':
+        return find_weights(filename, url=url, what=what, download=download)
+    return find_weights(filename, path=weights, what=what)
 
 # %% ../nbs/00_core.ipynb #e427807d
 def _as_display(im):

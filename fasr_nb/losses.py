@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import Tensor, nn
 
-from .core import find_weights
+from .core import backbone_weights
 
 # %% auto #0
 __all__ = ['VGG19_LAYERS', 'VGG19_FILE', 'VGG19_URL', 'OBJECTIVE_WEIGHTS', 'split_d_output', 'ragan_d_loss', 'ragan_g_loss',
@@ -128,13 +128,9 @@ class PerceptualLoss(nn.Module):
         if criterion not in ('l1', 'l2'): raise ValueError(f"criterion must be 'l1' or 'l2', got {criterion!r}")
         self.layer, self.criterion = layer, criterion
         self.features = _vgg19_features(layer)
-        if isinstance(weights, str) and weights == 'random': self.source = 'random'
-        else:
-            what = 'VGG19 ImageNet weights for the perceptual loss'
-            if isinstance(weights, str) and weights == 'imagenet':
-                path = find_weights(VGG19_FILE, url=VGG19_URL, what=what, download=download)
-            else: path = find_weights(VGG19_FILE, path=weights, what=what)
-            _load_vgg19_features(self.features, path); self.source = str(path)
+        path = backbone_weights(weights, VGG19_FILE, VGG19_URL, 'VGG19 ImageNet weights for the perceptual loss', download)
+        if path is not None: _load_vgg19_features(self.features, path)
+        self.source = 'random' if path is None else str(path)
         for p in self.features.parameters(): p.requires_grad_(False)
         # ImageNet statistics of [0,1] RGB, as torchvision's VGG was trained with
         self.register_buffer('mean', torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .core import IMAGE_EXTENSIONS, find_weights, read_image, rgb2y
+from .core import IMAGE_EXTENSIONS, backbone_weights, read_image, rgb2y
 
 # %% auto #0
 __all__ = ['ALEXNET_FILE', 'ALEXNET_URL', 'gaussian_window', 'calculate_psnr', 'calculate_ssim', 'mse', 'psnr', 'ssim', 'rmse',
@@ -180,13 +180,9 @@ class LPIPS(nn.Module):
             warnings.simplefilter('ignore')
             self.net = lpips.LPIPS(net='alex', version=version, pretrained=True, pnet_rand=True, verbose=False)
         self.version = version
-        if isinstance(weights, str) and weights == 'random': self.source = 'random'
-        else:
-            what = 'AlexNet ImageNet weights for LPIPS'
-            if isinstance(weights, str) and weights == 'imagenet':
-                path = find_weights(ALEXNET_FILE, url=ALEXNET_URL, what=what, download=download)
-            else: path = find_weights(ALEXNET_FILE, path=weights, what=what)
-            _load_alexnet(self.net.net, path); self.source = str(path)
+        path = backbone_weights(weights, ALEXNET_FILE, ALEXNET_URL, 'AlexNet ImageNet weights for LPIPS', download)
+        if path is not None: _load_alexnet(self.net.net, path)
+        self.source = 'random' if path is None else str(path)
         for p in self.net.parameters(): p.requires_grad_(False)
         self.net.eval()
 
