@@ -4,8 +4,8 @@ The network is RRDBNet(nb=23, nf=64, x4) with random weights (fixed seed), saved
 layout (`model.1.sub.N.RDB1.conv1.0.weight`, as ESRGAN and the official FASRGAN code release it) to a temporary
 file. Both sides load that same file: fasr_nb with `fasr_nb.inference.load_model`, spandrel (what ESRGAN users pick
 today to load such files: chaiNNer, ComfyUI) with `ModelLoader().load_from_file`. spandrel runs its plain forward:
-fp32, untiled, `model(x)` under torch.inference_mode(). fasr_nb runs `upscale` in fp32, bf16 and bf16 +
-channels-last; inputs larger than `--tile-from` are tiled (`--tile`, default 256, with the default 16 px context and
+fp32, untiled, `model(x)` under torch.inference_mode(). fasr_nb runs `upscale` in fp32, fp32 + channels-last,
+bf16 and bf16 + channels-last; inputs larger than `--tile-from` are tiled (`--tile`, default 256, with the default 16 px context and
 16 px cross-fade).
 
 Each case runs in a fresh subprocess, so that its memory is its own, measured by the kernel's peak resident set size
@@ -20,28 +20,25 @@ Latency: one untimed warm-up on a 16x16 input, then the median of `--repeats` ti
 pixels or more). The check that matters for large images: fasr_nb's peak for the largest size stays under 4 GB.
 bf16 is fast only where the CPU has native bf16 (AVX-512 BF16, AMX); elsewhere oneDNN emulates it and it is far
 slower than fp32 (measured on an AVX2-only EPYC: a 64-channel 3x3 conv is 90x slower in bf16 NCHW, 7x in bf16
-channels-last). The header says which kind of CPU this is.
+channels-last). The header says which kind of CPU this is; `--bf16 auto` (the default) runs the bf16 modes only
+where they are native.
 
 spandrel's untiled forward on a large input keeps several 64-channel feature maps at the output resolution
 (4096x4096 for a 1024x1024 input: 4.3 GB each); it is run only if its estimated memory (three such maps) fits
 `--max-gb`. Every case is also skipped, with the estimate printed, when its time estimated from the previous size
 (scaled by the pixels the network processes, tile overlaps included) exceeds `--max-minutes`.
 
-    python bench/bench_inference.py            # 64, 128, 256, 1024 (1024 tiled in fasr_nb): ~20 min on 2 AMX cores
+    python bench/bench_inference.py            # 64, 128, 256, 1024 (1024 tiled in fasr_nb): ~20 min on 2 cores
+    python bench/bench_inference.py --bf16 on  # time bf16 even where it is emulated (very slow there)
     python bench/bench_inference.py --quick    # 16, 32, and 64 tiled by 32, each case capped at ~1 min
 """
-import argparse, json, os, platform, resource, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, resource, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
+
+from machine import cpu_features, cpu_name, native_bf16
 
 GB = 2**30
 MEMORY_BUDGET_GB = 4.0   # fasr_nb's tiled run on the largest input must stay under this
-
-def cpu_name() -> str:
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'): return line.split(':', 1)[1].strip()
-    except OSError: pass
-    return platform.processor() or 'unknown CPU'
 
 def peak_rss() -> int:
     "Peak resident set size of this process so far, in bytes (ru_maxrss is KiB on Linux, bytes on macOS)."
@@ -117,14 +114,8 @@ def cost_factor(size: int, tile: int | None) -> float:
     from fasr_nb.inference import tile_plan
     return (sum(w1 - w0 for w0, w1, _ in tile_plan(size, tile, scale=4)) / size) ** 2
 
-def cpu_bf16() -> str:
-    import torch
-    try: native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    except Exception: native = None
-    return {True: 'native bf16: yes', False: 'native bf16: NO (bf16 is emulated: expect it slower than fp32)',
-            None: 'native bf16: unknown'}[native]
-
-MODES = [('fp32', 'fp32', False), ('bf16', 'bf16', False), ('bf16+channels_last', 'bf16', True)]
+MODES = [('fp32', 'fp32', False), ('fp32+channels_last', 'fp32', True),
+         ('bf16', 'bf16', False), ('bf16+channels_last', 'bf16', True)]
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -136,6 +127,8 @@ def main(argv=None):
     p.add_argument('--threads', type=int, default=None, help="torch threads per case (default: torch's choice)")
     p.add_argument('--max-gb', type=float, default=10., help='skip cases estimated to need more memory (default 10)')
     p.add_argument('--max-minutes', type=float, default=15., help='skip cases estimated to take longer per run (default 15)')
+    p.add_argument('--bf16', choices=('auto', 'on', 'off'), default='auto',
+                   help="bf16 modes: 'auto' runs them only where the CPU has native bf16 (emulated bf16 is 10-90x slower than fp32)")
     p.add_argument('--case', default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.case:
@@ -150,10 +143,11 @@ def main(argv=None):
     print(f"RRDBNet nb=23 nf=64 x4, random (seed 0), ESRGAN original layout, {weights.stat().st_size / 2**20:.0f} MiB")
     print(f"spandrel loads it as {arch}; fasr_nb vs spandrel raw outputs: max |diff| / max |out| = {rel:.1e}")
     print(f"torch {torch.__version__}, {a.threads or torch.get_num_threads()} threads, {cpu_name()} "
-          f"({torch.backends.cpu.get_cpu_capability()}, {cpu_bf16()})")
+          f"({cpu_features()})")
     print(f"each case in a fresh process; median of {a.repeats} (1 from 512 px) after a 16x16 warm-up; "
           f"peak = peak RSS of the process, delta = peak RSS during the upscales - RSS before them; "
           f"cases estimated above {a.max_gb:g} GB or {a.max_minutes:g} min are skipped\n")
+    run_bf16 = a.bf16 == 'on' or (a.bf16 == 'auto' and native_bf16() is not False)
     hdr = f"{'input':>9s}  {'library':9s} {'mode':18s} {'tile':>5s} {'ms':>10s} {'peak MB':>8s} {'delta MB':>9s} {'speed vs spandrel':>18s}"
     print(hdr); print('-' * len(hdr))
     last = {}                     # (library, mode) -> ms per untiled-equivalent pixel at the last size run
@@ -179,6 +173,7 @@ def main(argv=None):
             if 'error' in ref: print(f"{size:4d}x{size:<4d}  spandrel  failed: {ref['error']}"); ref = None
             else: row(size, 'spandrel', 'fp32', None, ref, '1.00x'); last['spandrel', 'fp32'] = ref['ms'] / size**2
         for mode, precision, cl in MODES:
+            if precision == 'bf16' and not run_bf16: skip(size, 'fasr_nb', mode, tile, 'no native bf16 on this CPU (--bf16 on to time it anyway)'); continue
             if why := too_long(('fasr_nb', mode), size, tile): skip(size, 'fasr_nb', mode, tile, why); continue
             r = spawn(dict(common, impl='fasr_nb', tile=tile, precision=precision, channels_last=cl))
             if 'error' in r:

@@ -12,7 +12,7 @@ Each row: one untimed warm-up, then the median (and min) of `--repeats` timed ru
     python bench/bench_metrics.py                # ~1 minute on 2 cores
     python bench/bench_metrics.py --quick        # 3 runs, 1 for the slow metrics: ~15 s
 """
-import argparse, platform, statistics, time
+import argparse, statistics, time
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +22,7 @@ from fasr_nb.core import imresize, set_seed, to_uint
 from fasr_nb.metrics import calculate_psnr, calculate_ssim, psnr, ssim
 from fasr_nb.niqe import ma_features, niqe
 
-def cpu_name() -> str:
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'): return line.split(':', 1)[1].strip()
-    except OSError: pass
-    return platform.processor() or 'unknown CPU'
+from machine import cpu_name
 
 def timed(fn, repeats: int, sync=lambda: None) -> tuple[float, float, object]:
     "(median s, min s, last result) of `repeats` timed calls after one warm-up."
@@ -70,7 +65,7 @@ def main():
         add('PSNR  torch', 'cuda', lambda: psnr(srg, hrg, 4, True)[0], a.repeats, sync)
         add('SSIM  torch', 'cuda', lambda: ssim(srg, hrg, 4, True)[0], a.repeats, sync)
     add('NIQE', 'cpu', lambda: niqe(sr, crop_border=4), a.repeats_slow)
-    add("Ma's features (f1, f2, f3)", 'cpu', lambda: sum(len(f) for f in ma_features(sr, crop_border=4)), a.repeats_slow)
+    add("Ma's features (value: their count)", 'cpu', lambda: sum(len(f) for f in ma_features(sr, crop_border=4)), a.repeats_slow)
 
     print(f"fasr_nb metrics on a 512x512 image (astronaut, Y channel, crop 4); {cpu_name()}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads"

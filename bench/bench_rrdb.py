@@ -10,7 +10,7 @@ Without --weights the network has fasr_nb's default init (Kaiming x 0.1, seed 0)
 (about 1e-4), so the absolute bf16 error is tiny too; the relative error column (max |diff| / max |fp32 output|)
 is the comparable number. With a trained checkpoint (any layout fasr_nb reads) both are meaningful.
 """
-import argparse, copy, os, platform, statistics, time
+import argparse, copy, os, statistics, time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -19,25 +19,10 @@ import torch
 from fasr_nb.core import read_image, set_seed
 from fasr_nb.rrdb import RRDBNet
 
+from machine import cpu_features, cpu_name, native_bf16
+
 MODES = [('fp32 NCHW', False, False), ('fp32 channels_last', True, False),
          ('bf16 autocast', False, True), ('bf16 + channels_last', True, True)]
-
-def cpu_name() -> str:
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'): return line.split(':', 1)[1].strip()
-    except OSError: pass
-    return platform.processor() or 'unknown CPU'
-
-def native_bf16() -> bool | None:
-    "Whether oneDNN has bf16 kernels for this CPU (AVX512-BF16 / AMX); None if torch cannot tell."
-    try: return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception: return None
-
-def cpu_features() -> str:
-    "PyTorch's vector ISA level on this CPU, and whether it has native bf16 (without it bf16 convs are emulated, far slower)."
-    native = native_bf16()
-    return f"{torch.backends.cpu.get_cpu_capability()}, native bf16: {'unknown' if native is None else 'yes' if native else 'no'}"
 
 def test_image(size: int) -> torch.Tensor:
     "A size x size RGB crop of Set5's baby (512x512) when the repository's data is there, else uniform noise."
