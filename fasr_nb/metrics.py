@@ -131,7 +131,8 @@ def psnr(sr: Tensor, hr: Tensor, crop_border: int = 0, y_channel: bool = False) 
 def ssim(sr: Tensor, hr: Tensor, crop_border: int = 0, y_channel: bool = False) -> Tensor:
     "Per-image SSIM of (N,C,H,W) batches in [0,1]: 11x11 Gaussian window, valid region, per channel then averaged."
     a, b = _crop_y(sr, hr, crop_border, y_channel)
-    return _ssim_map(a, b).mean((2, 3)).mean(1)
+    step = len(a) if a.device.type != 'cpu' else max(1, 2 ** 18 // a[0].numel())   # cache-sized chunks on the CPU
+    return torch.cat([_ssim_map(a[i:i + step], b[i:i + step]).mean((2, 3)).mean(1) for i in range(0, len(a), step)])
 
 # %% ../nbs/05_metrics.ipynb #3b44e6b5
 def rmse(sr: Tensor | Sequence[Tensor],   # (N,C,H,W) in [0,1], or a list of (1,C,H,W)/(C,H,W) images of any sizes
