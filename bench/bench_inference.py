@@ -28,6 +28,7 @@ spandrel's untiled forward on a large input keeps several 64-channel feature map
 `--max-gb`. Every case is also skipped, with the estimate printed, when its time estimated from the previous size
 (scaled by the pixels the network processes, tile overlaps included) exceeds `--max-minutes`.
 
+    pip install -e '.[bench]'                  # spandrel, the reference side
     python bench/bench_inference.py            # 64, 128, 256, 1024 (1024 tiled in fasr_nb): ~20 min on 2 cores
     python bench/bench_inference.py --bf16 on  # time bf16 even where it is emulated (very slow there)
     python bench/bench_inference.py --quick    # 16, 32, and 64 tiled by 32, each case capped at ~1 min
@@ -136,7 +137,9 @@ def main(argv=None):
     if a.quick: sizes, a.tile, a.tile_from, a.repeats, a.max_minutes = a.sizes or [16, 32, 64], 32, 64, 1, 1.
     else: sizes = a.sizes or [64, 128, 256, 1024]
 
-    import torch
+    import importlib.util, torch
+    if importlib.util.find_spec('spandrel') is None:
+        sys.exit("bench_inference.py compares fasr_nb with spandrel, which is not installed: pip install -e '.[bench]'")
     tmp = Path(tempfile.mkdtemp(prefix='fasr_bench_'))
     weights = tmp / 'RRDB_random_x4_esrgan_layout.pth'
     rel, arch = make_weights(weights)
