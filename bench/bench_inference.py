@@ -16,8 +16,10 @@ the end `peak` is the process's peak over its whole life (loading included) and 
 minus the resident size before them: the working memory the upscale needed (the model, torch and the input are
 already in the baseline). Where the mark cannot be reset, `delta` is measured from the loading peak instead and
 reads 0 when the upscale needed less than the loading had.
-Latency: one untimed warm-up on a 16x16 input, then the median of `--repeats` timed runs (one for inputs of 512
-pixels or more). The check that matters for large images: fasr_nb's peak for the largest size stays under 4 GB.
+Latency: each process times one upscale after an untimed warm-up on a 16x16 input. The cases of a size take turns,
+`--rounds` times (one round for tiled sizes), so that a change in the machine's load hits them all alike, and the
+median is reported: a single process per case was measured to scatter by up to 1.4x between identical networks. The
+check that matters for large images: fasr_nb's peak for the largest size stays under 4 GB.
 bf16 is fast only where the CPU has native bf16 (AVX-512 BF16, AMX); elsewhere oneDNN emulates it and it is far
 slower than fp32 (measured on an AVX2-only EPYC: a 64-channel 3x3 conv is 90x slower in bf16 NCHW, 7x in bf16
 channels-last). The header says which kind of CPU this is; `--bf16 auto` (the default) runs the bf16 modes only
@@ -124,7 +126,7 @@ def main(argv=None):
     p.add_argument('--sizes', type=int, nargs='+', default=None, help='input sizes (default 64 128 256 1024)')
     p.add_argument('--tile', type=int, default=256, help='fasr_nb tile for inputs from --tile-from on (default 256)')
     p.add_argument('--tile-from', type=int, default=512, help='tile inputs at least this large (default 512)')
-    p.add_argument('--repeats', type=int, default=3, help='timed runs per case below 512 px, median reported (default 3)')
+    p.add_argument('--rounds', type=int, default=3, help='untiled sizes: fresh processes per case, taken in turns; median reported (default 3)')
     p.add_argument('--threads', type=int, default=None, help="torch threads per case (default: torch's choice)")
     p.add_argument('--max-gb', type=float, default=10., help='skip cases estimated to need more memory (default 10)')
     p.add_argument('--max-minutes', type=float, default=15., help='skip cases estimated to take longer per run (default 15)')
@@ -134,7 +136,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     if a.case:
         print(json.dumps(run_case(json.loads(a.case)))); return 0
-    if a.quick: sizes, a.tile, a.tile_from, a.repeats, a.max_minutes = a.sizes or [16, 32, 64], 32, 64, 1, 1.
+    if a.quick: sizes, a.tile, a.tile_from, a.rounds, a.max_minutes = a.sizes or [16, 32, 64], 32, 64, 1, 1.
     else: sizes = a.sizes or [64, 128, 256, 1024]
 
     import importlib.util, torch
@@ -147,7 +149,8 @@ def main(argv=None):
     print(f"spandrel loads it as {arch}; fasr_nb vs spandrel raw outputs: max |diff| / max |out| = {rel:.1e}")
     print(f"torch {torch.__version__}, {a.threads or torch.get_num_threads()} threads, {cpu_name()} "
           f"({cpu_features()})")
-    print(f"each case in a fresh process; median of {a.repeats} (1 from 512 px) after a 16x16 warm-up; "
+    print(f"each run in a fresh process, one timed upscale after a 16x16 warm-up; median over {a.rounds} round(s) taken in turns "
+          f"(1 for tiled sizes); "
           f"peak = peak RSS of the process, delta = peak RSS during the upscales - RSS before them; "
           f"cases estimated above {a.max_gb:g} GB or {a.max_minutes:g} min are skipped\n")
     run_bf16 = a.bf16 == 'on' or (a.bf16 == 'auto' and native_bf16() is not False)
@@ -165,25 +168,33 @@ def main(argv=None):
         return f"estimated {est:.1f} min (from the last size, scaled by pixels processed)" if est > a.max_minutes else None
     for size in sizes:
         tile = a.tile if size >= a.tile_from else None
-        common = dict(weights=str(weights), size=size, repeats=1 if size >= 512 else a.repeats, threads=a.threads)
+        common = dict(weights=str(weights), size=size, repeats=1, threads=a.threads)
+        cases = []                # (library, mode, tile, case): what runs at this size
         # spandrel: its plain fp32 untiled forward, if it fits
-        ref, est_gb = None, 3 * 64 * (4 * size)**2 * 4 / GB
+        est_gb = 3 * 64 * (4 * size)**2 * 4 / GB
         if est_gb > a.max_gb: skip(size, 'spandrel', 'fp32', None, f"needs ~{est_gb:.1f} GB (three 64x{4*size}x{4*size} fp32 feature maps)"
                                    + (f"; {w}" if (w := too_long(('spandrel', 'fp32'), size, None)) else ''))
         elif why := too_long(('spandrel', 'fp32'), size, None): skip(size, 'spandrel', 'fp32', None, why)
-        else:
-            ref = spawn(dict(common, impl='spandrel'))
-            if 'error' in ref: print(f"{size:4d}x{size:<4d}  spandrel  failed: {ref['error']}"); ref = None
-            else: row(size, 'spandrel', 'fp32', None, ref, '1.00x'); last['spandrel', 'fp32'] = ref['ms'] / size**2
+        else: cases.append(('spandrel', 'fp32', None, dict(common, impl='spandrel')))
         for mode, precision, cl in MODES:
             if precision == 'bf16' and not run_bf16: skip(size, 'fasr_nb', mode, tile, 'no native bf16 on this CPU (--bf16 on to time it anyway)'); continue
             if why := too_long(('fasr_nb', mode), size, tile): skip(size, 'fasr_nb', mode, tile, why); continue
-            r = spawn(dict(common, impl='fasr_nb', tile=tile, precision=precision, channels_last=cl))
-            if 'error' in r:
-                print(f"{size:4d}x{size:<4d}  fasr_nb   {mode:18s} failed: {r['error']}"); failures.append((size, mode, r['error'])); continue
-            row(size, 'fasr_nb', mode, tile, r, f"{ref['ms'] / r['ms']:.2f}x" if ref else 'n/a')
-            last['fasr_nb', mode] = r['ms'] / (size**2 * cost_factor(size, tile))
-            if size == max(sizes):
+            cases.append(('fasr_nb', mode, tile, dict(common, impl='fasr_nb', tile=tile, precision=precision, channels_last=cl)))
+        # the cases take turns, one fresh process each per round: a change in the machine's load hits them all alike
+        runs = {(lib, mode): [] for lib, mode, _, _ in cases}
+        for _ in range(1 if tile else a.rounds):
+            for lib, mode, _, case in cases: runs[lib, mode].append(spawn(case))
+        ref = None
+        for lib, mode, t, _ in cases:
+            rs = runs[lib, mode]
+            if errs := [r['error'] for r in rs if 'error' in r]:
+                print(f"{size:4d}x{size:<4d}  {lib:9s} {mode:18s} failed: {errs[0]}"); failures.append((size, lib, mode, errs[0])); continue
+            r = dict(ms=statistics.median(r['ms'] for r in rs), peak=max(r['peak'] for r in rs),
+                     base=0, run_peak=max(r['run_peak'] - r['base'] for r in rs))
+            if lib == 'spandrel': ref = r
+            row(size, lib, mode, t, r, f"{ref['ms'] / r['ms']:.2f}x" if ref else 'n/a')
+            last[lib, mode] = r['ms'] / (size**2 * cost_factor(size, t))
+            if lib == 'fasr_nb' and size == max(sizes):
                 measured.append(mode)
                 if r['peak'] > MEMORY_BUDGET_GB * GB: failures.append((size, mode, f"peak {r['peak'] / GB:.2f} GB > {MEMORY_BUDGET_GB:g} GB"))
     top = max(sizes)

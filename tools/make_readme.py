@@ -4,7 +4,8 @@
     python tools/make_readme.py --check   # exit 1 if README.md does not match nbs/index.ipynb
 
 Cells marked `#| hide` are left out; other nbdev directive lines (`#| ...`) are stripped; outputs are kept
-as text (images are not embedded, so the README stays light).
+as text (images are not embedded, so the README stays light). Links to pictures beside the notebook
+(`](images/...)`) are rewritten to `](nbs/images/...)`, where they are from the README at the top.
 """
 import copy, sys
 from pathlib import Path
@@ -25,6 +26,7 @@ def readme_text(nb_path=ROOT / 'nbs' / 'index.ipynb') -> str:
             c.outputs = [o for o in c.outputs if o.get('output_type') == 'stream' or 'text/plain' in o.get('data', {})]
             for o in c.outputs:
                 if 'data' in o: o['data'] = {'text/plain': o['data']['text/plain']}
+        elif c.cell_type == 'markdown': c.source = c.source.replace('](images/', '](nbs/images/')
         cells.append(c)
     nb.cells = cells
     body, _ = MarkdownExporter().from_notebook_node(nb)
