@@ -160,7 +160,7 @@ def main(argv=None):
     failures, measured = [], []
     def row(size, lib, mode, tile, r, ratio):
         print(f"{size:4d}x{size:<4d}  {lib:9s} {mode:18s} {tile or '-':>5} {r['ms']:10.0f} {r['peak'] / 2**20:8.0f} "
-              f"{(r['run_peak'] - r['base']) / 2**20:9.0f} {ratio:>18s}")
+              f"{r['delta'] / 2**20:9.0f} {ratio:>18s}")
     def skip(size, lib, mode, tile, why): print(f"{size:4d}x{size:<4d}  {lib:9s} {mode:18s} {tile or '-':>5}    skipped: {why}")
     def too_long(key, size, tile):
         if key not in last: return None
@@ -190,7 +190,7 @@ def main(argv=None):
             if errs := [r['error'] for r in rs if 'error' in r]:
                 print(f"{size:4d}x{size:<4d}  {lib:9s} {mode:18s} failed: {errs[0]}"); failures.append((size, lib, mode, errs[0])); continue
             r = dict(ms=statistics.median(r['ms'] for r in rs), peak=max(r['peak'] for r in rs),
-                     base=0, run_peak=max(r['run_peak'] - r['base'] for r in rs))
+                     delta=max(r['run_peak'] - r['base'] for r in rs))
             if lib == 'spandrel': ref = r
             row(size, lib, mode, t, r, f"{ref['ms'] / r['ms']:.2f}x" if ref else 'n/a')
             last[lib, mode] = r['ms'] / (size**2 * cost_factor(size, t))

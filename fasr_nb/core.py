@@ -228,8 +228,8 @@ def backbone_weights(weights,            # 'imagenet' (the canonical file, found
                      download: bool = True
                     ) -> Path | None:
     "Resolve a pretrained backbone's `weights` argument to a file; None for 'random' (fixed-seed tests only)."
-    if isinstance(weights, str) and weights == 'random': return None
-    if isinstance(weights, str) and weights == 'imagenet':
+    if weights == 'random': return None
+    if weights == 'imagenet':
         return find_weights(filename, url=url, what=what, download=download)
     return find_weights(filename, path=weights, what=what)
 
