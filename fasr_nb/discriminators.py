@@ -5,6 +5,7 @@
 # %% ../nbs/02_discriminators.ipynb #333d02fb
 from __future__ import annotations
 import math
+import re
 
 import torch
 import torch.nn.functional as F
@@ -13,7 +14,7 @@ from torch import Tensor, nn
 from .rrdb import default_init_weights
 
 # %% auto #0
-__all__ = ['VGGStyleDiscriminator', 'SRGANDiscriminator', 'DoubleConv', 'UNetDiscriminator']
+__all__ = ['VGGStyleDiscriminator', 'SRGANDiscriminator', 'DoubleConv', 'UNetDiscriminator', 'official_unet_state_dict']
 
 # %% ../nbs/02_discriminators.ipynb #92d2b5fe
 def _check_input(model: nn.Module, x: Tensor):
@@ -138,3 +139,18 @@ class UNetDiscriminator(nn.Module):
         y = self.up2(self._up(y, x2))
         y = self.up3(self._up(y, x1))
         return logit, self.map_conv(y)           # M = sigmoid(map logits): per pixel, Eq. 2
+
+# %% ../nbs/02_discriminators.ipynb #f2b7d3a4
+_OFFICIAL_UNET = [(r'inc\.conv\.conv\.', 'inc.'), (r'down(\d)\.mpconv\.1\.conv\.', r'down\1.'),
+                  (r'up2\.conv\.conv\.', 'up1.'), (r'up3\.conv\.conv\.', 'up2.'), (r'up4\.conv\.conv\.', 'up3.'),
+                  (r'outc\.conv\.', 'map_conv.')]
+
+def official_unet_state_dict(sd: dict) -> dict:
+    "A UNet discriminator state dict in the official code's layout (`inc.conv.conv.0.weight`...) renamed to `UNetDiscriminator`'s."
+    out = {}
+    for k, v in sd.items():
+        for pat, rep in _OFFICIAL_UNET:
+            k, n = re.subn('^' + pat, rep, k)
+            if n: break
+        out[k] = v
+    return out

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .losses import split_d_output
-from .discriminators import UNetDiscriminator
+from .discriminators import UNetDiscriminator, official_unet_state_dict
 from .rrdb import RRDBNet
 from .sharing import SharedExtractor, SharedGenerator, SharedDiscriminator
 
@@ -250,9 +250,10 @@ def show_attention(d: nn.Module | str | Path,  # a discriminator with a score ma
 
 # %% ../nbs/10_visualize.ipynb #020563de
 def _unet_from(sd: Mapping, source: str, **config) -> UNetDiscriminator:
+    if 'inc.conv.conv.0.weight' in sd: sd = official_unet_state_dict(sd)   # saved by the official code
     need = ('inc.0.weight', 'classifier.0.weight', 'map_conv.weight')
     if any(k not in sd for k in need):
-        raise KeyError(f"{source}: not a fasr_nb UNetDiscriminator state dict (needs {', '.join(need)}; "
+        raise KeyError(f"{source}: not a UNetDiscriminator state dict in fasr_nb's or the official code's layout (needs {', '.join(need)}; "
                        f"its first keys are {', '.join(list(sd)[:4])})")
     nf, in_nc = sd['inc.0.weight'].shape[:2]
     size = 8 * math.isqrt(sd['classifier.0.weight'].shape[1] // (4 * nf))
