@@ -447,8 +447,9 @@ def recipe_from_official(src,              # a path to an official option JSON, 
         nets['extractor'] = {'type': 'SharedExtractor', 'nf': e.get('nf', 64), 'ne': e.get('nb', 1), 'gc': e.get('gc', 32)}
         nf_in = e.get('nf', 64)
         if opt.get('path', {}).get('pretrain_model_E'):
-            notes.append(f"path.pretrain_model_E ({opt['path']['pretrain_model_E']}) is not loaded: put E and G into one "
-                         "SharedGenerator state dict (extractor.*, generator.*) and set networks.pretrained")
+            notes.append(f"path.pretrain_model_E ({opt['path']['pretrain_model_E']}) is not loaded: join E and G in one file "
+                         "(save_weights(load_model(G, extractor=E), 'fs.pth') from fasr_nb.inference and .checkpoints) "
+                         "and set networks.pretrained to it")
             nets['pretrained'] = None
     g = opt['network_G']; which = g.get('which_model_G', 'RRDB_net')
     if which in ('RRDB_net', 'RRDBNet_G', 'RRDBNet'):
