@@ -11,10 +11,9 @@ def cpu_name() -> str:
     return platform.processor() or 'unknown CPU'
 
 def native_bf16() -> bool | None:
-    "Whether oneDNN has bf16 kernels for this CPU (AVX512-BF16 / AMX); None if torch cannot tell."
-    import torch
-    try: return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception: return None
+    "Whether this CPU runs bf16 convolutions natively (AVX512-BF16 / AMX); None if torch cannot tell."
+    from fasr_nb.inference import native_cpu_bf16   # the check `upscale` and `precision: auto` rely on
+    return native_cpu_bf16()
 
 def cpu_features() -> str:
     "PyTorch's vector ISA level on this CPU, and whether it has native bf16 (without it bf16 convs are emulated, far slower)."
