@@ -26,7 +26,7 @@ __all__ = ['EVENTS', 'CHECKPOINT_FORMAT', 'CancelFitException', 'NonFiniteLossEr
            'SeededSamples', 'stream_loader', 'DistEnv', 'init_distributed', 'unwrap', 'Stage', 'Trainer', 'rng_state',
            'set_rng_state', 'Checkpoint', 'EMA', 'MixedPrecision', 'ChannelsLast', 'fastest_precision', 'validate',
            'Validate', 'CSVLogger', 'TensorBoardLogger', 'ProgressBar', 'flat_tensors', 'StopAfter', 'StageTimeLimit',
-           'read_log', 'plot_losses', 'train_cli', 'demo_cli']
+           'read_log', 'plot_losses']
 
 # %% ../nbs/07_trainer.ipynb #6b330d7a
 EVENTS = ('before_fit', 'after_load', 'before_stage', 'before_batch', 'after_loss_g', 'after_step_g',
@@ -780,14 +780,3 @@ def plot_losses(run_dir,                 # a run folder holding log.csv
         if len(keys) > 1: ax.legend(fontsize=6)
     fig.tight_layout()
     return fig
-
-# %% ../nbs/07_trainer.ipynb #02b0d1f7
-def train_cli(argv=None) -> int:
-    "`fasr train RECIPE [--set key=value ...] [--resume] [--run-dir DIR]`: see fasr_nb.recipes.train_cli."
-    from fasr_nb.recipes import train_cli as _train_cli
-    return _train_cli(argv)
-
-def demo_cli(argv=None) -> int:
-    "`fasr demo`: train a small FASRGAN on the bundled photos and evaluate it on Set5 (fasr_nb.recipes.demo_cli)."
-    from fasr_nb.recipes import demo_cli as _demo_cli
-    return _demo_cli(argv)
