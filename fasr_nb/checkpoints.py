@@ -15,7 +15,8 @@ from .rrdb import RRDBNet
 
 # %% auto #0
 __all__ = ['LAYOUTS', 'CheckpointError', 'read_checkpoint', 'unwrap_state_dict', 'load_weights', 'detect_layout',
-           'to_fasr_layout', 'to_esrgan_layout', 'infer_rrdb_config', 'load_generator', 'load_rrdbnet', 'save_weights']
+           'to_fasr_layout', 'to_esrgan_layout', 'infer_rrdb_config', 'read_state', 'load_generator', 'load_rrdbnet',
+           'save_weights']
 
 # %% ../nbs/01a_checkpoints.ipynb #0f23560d
 class CheckpointError(ValueError):
@@ -201,9 +202,13 @@ def _fit_problems(own: Mapping, sd: Mapping, source: str, model_name: str) -> st
         except CheckpointError: pass
     return '\n'.join(lines)
 
-def _state_and_source(path_or_state, prefer_ema: bool) -> tuple[dict, str]:
+def read_state(path_or_state,              # a weights file, or a (wrapped) state dict, or a module
+               prefer_ema: bool = True,    # take `params_ema` over `params` when both are present
+               what: str = 'state dict'    # what to call an in-memory state dict in error messages
+              ) -> tuple[dict, str]:
+    "(the flat state dict, its name for messages: the file's path, else `what`)."
     if isinstance(path_or_state, (str, os.PathLike)): return load_weights(path_or_state, prefer_ema), str(path_or_state)
-    return unwrap_state_dict(path_or_state, prefer_ema), 'state dict'
+    return unwrap_state_dict(path_or_state, prefer_ema), what
 
 def load_generator(model: nn.Module,          # the network to fill (RRDBNet or any other module)
                    path_or_state,             # a weights file, or a (wrapped) state dict, or a module
@@ -211,7 +216,7 @@ def load_generator(model: nn.Module,          # the network to fill (RRDBNet or 
                    strict: bool = True        # raise on any missing/unexpected key or shape mismatch; else load what fits and warn
                   ) -> nn.Module:
     "Load weights in any supported layout into `model` (in place) and return it."
-    sd, source = _state_and_source(path_or_state, prefer_ema)
+    sd, source = read_state(path_or_state, prefer_ema)
     own = model.state_dict()
     target = _layout_or_none(own)
     if target in ('fasr', 'esrgan') and _layout_or_none(sd): sd = (to_fasr_layout if target == 'fasr' else to_esrgan_layout)(sd)
@@ -225,7 +230,7 @@ def load_rrdbnet(path_or_state,               # a weights file, or a (wrapped) s
                  prefer_ema: bool = True      # take `params_ema` over `params` when both are present
                 ) -> RRDBNet:
     "Build the RRDBNet that a weights file describes (see `infer_rrdb_config`) and load the weights into it (float32)."
-    sd, source = _state_and_source(path_or_state, prefer_ema)
+    sd, source = read_state(path_or_state, prefer_ema)
     try: cfg = infer_rrdb_config(sd)
     except CheckpointError as e: raise CheckpointError(f"{source}: {e}") from None
     with torch.device('meta'): net = RRDBNet(**cfg)  # no time spent on a random init that the weights replace

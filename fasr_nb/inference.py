@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_inference.ipynb #dedb32aa
 from __future__ import annotations
-import argparse, contextlib, math, re, sys, time, warnings
+import argparse, contextlib, math, sys, time, warnings
 from itertools import product
 from pathlib import Path
 
@@ -14,71 +14,41 @@ from torch import Tensor, nn
 
 from .core import IMAGE_EXTENSIONS, get_device, image_bit_depth, imresize, read_image, write_image
 from . import checkpoints
-from .sharing import SharedExtractor, SharedGenerator
+from .sharing import SharedGenerator, extractor_from_state_dict
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'load_model', 'native_cpu_bf16', 'precision_context', 'tile_plan', 'TileError', 'upscale',
            'upscale_file', 'image_files', 'upscale_files', 'upscale_cli']
 
 # %% ../nbs/08_inference.ipynb #1c600397
-_OFFICIAL_E_RDB = re.compile(r'^model\.1\.sub\.(?:(?P<n>\d+)\.)?RDB(?P<r>[123])\.conv(?P<c>[1-5])\.0\.(?P<p>weight|bias)$')
-
-def _extractor_layout(sd: dict) -> dict:
-    "E's state dict in fasr_nb's names; the official code's `model_ex` (`model.0`, `model.1.sub[.N].RDBk.convj.0`) renamed."
-    if 'model.0.weight' not in sd: return dict(sd)
-    out = {}
-    for k, v in sd.items():   # one RRDB is not wrapped in a Sequential there: model.1.sub.RDB1..., no index
-        if k.startswith('model.0.'): k = 'conv_first.' + k.removeprefix('model.0.')
-        elif m := _OFFICIAL_E_RDB.match(k): k = f"body.{m['n'] or 0}.rdb{m['r']}.conv{m['c']}.{m['p']}"
-        out[k] = v            # anything else stays, and load_state_dict names it
-    return out
-
-def _extractor(e_sd: dict, source: str) -> SharedExtractor:
-    "The shared extractor E built from the shapes in its state dict (fasr_nb's or the official layout)."
-    e_sd = _extractor_layout(e_sd)
-    if 'conv_first.weight' not in e_sd:
-        raise checkpoints.CheckpointError(f"{source}: not a shared extractor (no first conv); its keys start {', '.join(list(e_sd)[:4])}")
-    nf, in_nc = e_sd['conv_first.weight'].shape[:2]
-    ne = len({k.split('.')[1] for k in e_sd if k.startswith('body.')})
-    gc = e_sd['body.0.rdb1.conv1.weight'].shape[0] if ne else 32
-    e = SharedExtractor(int(in_nc), int(nf), ne, int(gc), trunk_conv='conv_body.weight' in e_sd)
-    try: e.load_state_dict(e_sd)
-    except RuntimeError as err: raise checkpoints.CheckpointError(f"{source}: the extractor's weights do not fit: {err}") from None
-    return e
-
-def _read(weights, prefer_ema: bool, what: str) -> tuple[dict, str]:
-    "(flat state dict, name for messages) of a weights file or an in-memory state dict."
-    if isinstance(weights, (str, Path)): return checkpoints.load_weights(weights, prefer_ema), str(weights)
-    return checkpoints.unwrap_state_dict(weights, prefer_ema), what
-
 def load_model(weights,                   # a checkpoint file (.pth, .pt, .safetensors), or a (wrapped) state dict
                device=None,               # where the model goes; None: CUDA if available, else the CPU
                prefer_ema: bool = True,   # use `params_ema` when the checkpoint has both
                extractor=None             # Fs-SRGAN's shared extractor E when it is a file of its own (official: FsSRGAN_E.pth)
               ) -> nn.Module:
     "An eval-mode generator built from the shapes in `weights` and loaded with them (any known layout)."
-    sd, source = _read(weights, prefer_ema, 'state dict')
+    sd, source = checkpoints.read_state(weights, prefer_ema)
     part = lambda name: {k.split('.', 1)[1]: v for k, v in sd.items() if k.startswith(name + '.')}
     if any(k.startswith('extractor.') for k in sd) and any(k.startswith('generator.') for k in sd):
         if extractor is not None: raise ValueError(f"{source} holds its own extractor E: do not pass extractor=")
-        return SharedGenerator(_extractor(part('extractor'), source), checkpoints.load_rrdbnet(part('generator'))
-                               ).to(get_device(device)).eval().requires_grad_(False)
-    try: model = checkpoints.load_rrdbnet(sd)
-    except checkpoints.CheckpointError as e:   # name the file, not 'state dict'
-        msg = str(e).removeprefix('state dict: ')
-        raise checkpoints.CheckpointError(msg if msg.startswith(source) else f"{source}: {msg}") from None
-    n_in = model.conv_first.in_channels
-    if extractor is not None:
-        e_sd, e_source = _read(extractor, prefer_ema, 'extractor state dict')
-        e = _extractor(e_sd, e_source)
-        if e.nf != n_in: raise checkpoints.CheckpointError(
-            f"{e_source}: the extractor produces {e.nf} channels, but the generator in {source} reads {n_in}")
-        model = SharedGenerator(e, model)
-    elif n_in not in (1, 3):
-        raise checkpoints.CheckpointError(
-            f"{source}: a generator with {n_in} input channels: Fs-SRGAN's G without its shared extractor E, which cannot "
-            "upscale images by itself; pass E too (load_model(G, extractor=E), fasr upscale --extractor E.pth), or load "
-            "the checkpoint that holds both (extractor.*, generator.*)")
+        model = SharedGenerator(extractor_from_state_dict(part('extractor'), source), checkpoints.load_rrdbnet(part('generator')))
+    else:
+        try: model = checkpoints.load_rrdbnet(sd)
+        except checkpoints.CheckpointError as e:   # name the file, not 'state dict'
+            msg = str(e).removeprefix('state dict: ')
+            raise checkpoints.CheckpointError(msg if msg.startswith(source) else f"{source}: {msg}") from None
+        n_in = model.conv_first.in_channels
+        if extractor is not None:
+            e_sd, e_source = checkpoints.read_state(extractor, prefer_ema, 'extractor state dict')
+            e = extractor_from_state_dict(e_sd, e_source)
+            if e.nf != n_in: raise checkpoints.CheckpointError(
+                f"{e_source}: the extractor produces {e.nf} channels, but the generator in {source} reads {n_in}")
+            model = SharedGenerator(e, model)
+        elif n_in not in (1, 3):
+            raise checkpoints.CheckpointError(
+                f"{source}: a generator with {n_in} input channels: Fs-SRGAN's G without its shared extractor E, which cannot "
+                "upscale images by itself; pass E too (load_model(G, extractor=E), fasr upscale --extractor E.pth), or load "
+                "the checkpoint that holds both (extractor.*, generator.*)")
     return model.to(get_device(device)).eval().requires_grad_(False)
 
 # %% ../nbs/08_inference.ipynb #4bbc0051

@@ -5,16 +5,20 @@
 # %% ../nbs/03_feature_sharing.ipynb #e88c5011
 from __future__ import annotations
 
+import re
+
 import torch
 from torch import Tensor, nn
 
+from .checkpoints import CheckpointError
 from .rrdb import RRDB, RRDBNet, SRResBlock, SRResNet, default_init_weights
 from .discriminators import VGGStyleDiscriminator, UNetDiscriminator, SRGANDiscriminator
 
 # %% auto #0
-__all__ = ['SharedExtractor', 'SharedGenerator', 'SharedDiscriminator', 'share_features', 'count_parameters', 'fs_srgan',
-           'fa_fs_srgan', 'generator_parameters', 'discriminator_parameters', 'discriminator_own_parameters',
-           'SRResExtractor', 'srgan_fs']
+__all__ = ['SharedExtractor', 'official_extractor_state_dict', 'extractor_from_state_dict', 'SharedGenerator',
+           'SharedDiscriminator', 'share_features', 'count_parameters', 'fs_srgan', 'fa_fs_srgan',
+           'generator_parameters', 'discriminator_parameters', 'discriminator_own_parameters', 'SRResExtractor',
+           'srgan_fs']
 
 # %% ../nbs/03_feature_sharing.ipynb #324359d9
 class SharedExtractor(nn.Module):
@@ -34,6 +38,33 @@ class SharedExtractor(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         f = self.conv_first(x)
         return f + self.conv_body(self.body(f))   # H_shared = F_shared(x), Eq. 10
+
+# %% ../nbs/03_feature_sharing.ipynb #d5a2f9e0
+_OFFICIAL_E_RDB = re.compile(r'^model\.1\.sub\.(?:(?P<n>\d+)\.)?RDB(?P<r>[123])\.conv(?P<c>[1-5])\.0\.(?P<p>weight|bias)$')
+
+def official_extractor_state_dict(sd: dict) -> dict:
+    "E's state dict in the official code's `model_ex` layout (`model.0`, `model.1.sub[.N].RDBk.convj.0`) renamed to `SharedExtractor`'s."
+    out = {}
+    for k, v in sd.items():
+        if k.startswith('model.0.'): k = 'conv_first.' + k.removeprefix('model.0.')
+        elif m := _OFFICIAL_E_RDB.match(k): k = f"body.{m['n'] or 0}.rdb{m['r']}.conv{m['c']}.{m['p']}"
+        out[k] = v   # anything else stays, and loading names it
+    return out
+
+def extractor_from_state_dict(sd: dict,                 # E's flat state dict, fasr_nb's or the official layout
+                              source: str = 'state dict'  # what to call it in errors (a file name)
+                             ) -> SharedExtractor:
+    "The `SharedExtractor` that the tensors in `sd` describe, with them loaded."
+    if 'model.0.weight' in sd: sd = official_extractor_state_dict(sd)
+    if 'conv_first.weight' not in sd:
+        raise CheckpointError(f"{source}: not a shared extractor (no first conv); its keys start {', '.join(list(sd)[:4])}")
+    nf, in_nc = sd['conv_first.weight'].shape[:2]
+    ne = len({k.split('.')[1] for k in sd if k.startswith('body.')})
+    gc = sd['body.0.rdb1.conv1.weight'].shape[0] if ne else 32
+    e = SharedExtractor(int(in_nc), int(nf), ne, int(gc), trunk_conv='conv_body.weight' in sd)
+    try: e.load_state_dict(sd)
+    except RuntimeError as err: raise CheckpointError(f"{source}: the extractor's weights do not fit: {err}") from None
+    return e
 
 # %% ../nbs/03_feature_sharing.ipynb #2e3a103f
 class SharedGenerator(nn.Module):

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from .losses import split_d_output
 from .discriminators import UNetDiscriminator, official_unet_state_dict
 from .rrdb import RRDBNet
-from .sharing import SharedExtractor, SharedGenerator, SharedDiscriminator
+from .sharing import SharedExtractor, SharedGenerator, SharedDiscriminator, extractor_from_state_dict
 
 # %% auto #0
 __all__ = ['same_size', 'crop_window', 'swipe', 'Viewer', 'compare', 'score_map', 'overlay', 'show_attention',
@@ -272,13 +272,8 @@ def load_discriminator(path,            # a weights file of a UNetDiscriminator 
     sd = unwrap_state_dict(raw, source=str(path))
     if not any(k.startswith('extractor.') for k in sd): return _unet_from(sd, str(path), **config).eval()
     part = lambda p: {k[len(p):]: v for k, v in sd.items() if k.startswith(p)}
-    e_sd, d_sd = part('extractor.'), part('discriminator.')
-    nf = e_sd['conv_first.weight'].shape[0]
-    ne = 1 + max(int(k.split('.')[1]) for k in e_sd if k.startswith('body.'))
-    gc = e_sd['body.0.rdb1.conv1.weight'].shape[0]
-    e = SharedExtractor(e_sd['conv_first.weight'].shape[1], nf, ne, gc, trunk_conv='conv_body.weight' in e_sd)
-    e.load_state_dict(e_sd)
-    return SharedDiscriminator(e, _unet_from(d_sd, str(path), **config)).eval()
+    e = extractor_from_state_dict(part('extractor.'), str(path))
+    return SharedDiscriminator(e, _unet_from(part('discriminator.'), str(path), **config)).eval()
 
 # %% ../nbs/10_visualize.ipynb #e4abd562
 @torch.no_grad()
