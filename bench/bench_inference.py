@@ -31,7 +31,7 @@ spandrel's untiled forward on a large input keeps several 64-channel feature map
 (scaled by the pixels the network processes, tile overlaps included) exceeds `--max-minutes`.
 
     pip install -e '.[bench]'                  # spandrel, the reference side
-    python bench/bench_inference.py            # 64, 128, 256, 1024 (1024 tiled in fasr_nb): ~20 min on 2 cores
+    python bench/bench_inference.py            # 64, 128, 256, 1024 (1024 tiled in fasr_nb): ~30 min on 2 cores
     python bench/bench_inference.py --bf16 on  # time bf16 even where it is emulated (very slow there)
     python bench/bench_inference.py --quick    # 16, 32, and 64 tiled by 32, each case capped at ~1 min
 """
@@ -79,14 +79,12 @@ def run_case(case: dict) -> dict:
     load_peak = peak_rss()                        # reading the file and building the model
     reset = reset_peak_rss()                      # from here on the peak mark measures the upscale alone
     base = rss() if reset else load_peak
-    times = []
     with torch.inference_mode():
         run(torch.rand(1, 3, 16, 16))   # warm-up: thread pool, oneDNN kernels
-        for _ in range(case['repeats']):
-            t0 = time.perf_counter(); y = run(x); times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter(); y = run(x); seconds = time.perf_counter() - t0
     assert y.shape[-2:] == (4 * size, 4 * size), y.shape
     run_peak = peak_rss()
-    return dict(ms=1000 * statistics.median(times), base=base, run_peak=run_peak, peak=max(load_peak, run_peak),
+    return dict(ms=1000 * seconds, base=base, run_peak=run_peak, peak=max(load_peak, run_peak),
                 threads=torch.get_num_threads())
 
 # ---------------------------------------------------------------- parent
@@ -109,7 +107,17 @@ def make_weights(path: Path):
     ours, theirs = load_model(path, device='cpu'), ModelLoader().load_from_file(str(path)).eval()
     x = torch.rand(1, 3, 24, 24)
     with torch.inference_mode(): a, b = ours(x), theirs.model(x)
-    return (a - b).abs().max().item() / b.abs().max().item(), theirs.architecture.name
+    return (a - b).abs().max().item() / b.abs().max().item(), theirs.architecture.name, (ours, theirs)
+
+def same_process(ours, theirs, size: int = 64, rounds: int = 3) -> tuple[float, float]:
+    "Median ms of the two plain fp32 forwards at `size`, alternating in this one process (no per-process scatter)."
+    import torch
+    x, times = torch.rand(1, 3, size, size), ([], [])
+    with torch.inference_mode():
+        ours(x); theirs(x)
+        for _ in range(rounds):
+            for f, t in zip((ours, theirs), times): t0 = time.perf_counter(); f(x); t.append(1000 * (time.perf_counter() - t0))
+    return statistics.median(times[0]), statistics.median(times[1])
 
 def cost_factor(size: int, tile: int | None) -> float:
     "Pixels the network processes for a size x size input, relative to the untiled pass (tiles overlap)."
@@ -144,9 +152,14 @@ def main(argv=None):
         sys.exit("bench_inference.py compares fasr_nb with spandrel, which is not installed: pip install -e '.[bench]'")
     tmp = Path(tempfile.mkdtemp(prefix='fasr_bench_'))
     weights = tmp / 'RRDB_random_x4_esrgan_layout.pth'
-    rel, arch = make_weights(weights)
+    rel, arch, (ours, theirs) = make_weights(weights)
     print(f"RRDBNet nb=23 nf=64 x4, random (seed 0), ESRGAN original layout, {weights.stat().st_size / 2**20:.0f} MiB")
     print(f"spandrel loads it as {arch}; fasr_nb vs spandrel raw outputs: max |diff| / max |out| = {rel:.1e}")
+    if a.threads: torch.set_num_threads(a.threads)
+    n = min(sizes[0], 64); mo, mt = same_process(ours, theirs, n)
+    print(f"the same fp32 forward, alternating in one process at {n}x{n}: fasr_nb {mo:.0f} ms, spandrel {mt:.0f} ms "
+          f"({mt / mo:.2f}x); the table's fresh processes scatter more than that")
+    del ours, theirs
     print(f"torch {torch.__version__}, {a.threads or torch.get_num_threads()} threads, {cpu_name()} "
           f"({cpu_features()})")
     print(f"each run in a fresh process, one timed upscale after a 16x16 warm-up; median over {a.rounds} round(s) taken in turns "
@@ -168,7 +181,7 @@ def main(argv=None):
         return f"estimated {est:.1f} min (from the last size, scaled by pixels processed)" if est > a.max_minutes else None
     for size in sizes:
         tile = a.tile if size >= a.tile_from else None
-        common = dict(weights=str(weights), size=size, repeats=1, threads=a.threads)
+        common = dict(weights=str(weights), size=size, threads=a.threads)
         cases = []                # (library, mode, tile, case): what runs at this size
         # spandrel: its plain fp32 untiled forward, if it fits
         est_gb = 3 * 64 * (4 * size)**2 * 4 / GB
