@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from .core import atomic_write
 from .rrdb import RRDBNet
 
 # %% auto #0
@@ -241,18 +242,6 @@ def load_rrdbnet(path_or_state,               # a weights file, or a (wrapped) s
     return net
 
 # %% ../nbs/01a_checkpoints.ipynb #b573b2b6
-def _atomic_write(path: Path, write) -> Path:
-    "Call `write(tmp)` on a temporary file beside `path`, then rename it to `path`; clean up on failure."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp'); os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, 'rb') as f: os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-    return path
-
 def _check_plain(obj, where: str):
     "Raise unless `obj` is made only of what the safe loader reads back: tensors, numbers, strings, dtypes, containers."
     if isinstance(obj, (Tensor, int, float, complex, str, bytes, bool, type(None), torch.dtype, torch.device)): return
@@ -286,6 +275,6 @@ def save_weights(state,                       # an nn.Module, a state dict, or a
                              f"(e.g. state['params_ema']) or use .pth (got keys {_short(list(state), 4)})")
         from safetensors.torch import save_file
         tensors = {k: v.contiguous().clone() for k, v in state.items()}  # own, unshared storage, as safetensors requires
-        return _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={'format': 'pt'}))
-    if ext in ('.pth', '.pt', '.ckpt'): return _atomic_write(path, lambda tmp: torch.save(state, tmp))
+        return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={'format': 'pt'}))
+    if ext in ('.pth', '.pt', '.ckpt'): return atomic_write(path, lambda tmp: torch.save(state, tmp))
     raise ValueError(f"{path}: unknown weights format {ext!r}; use .pth or .safetensors")

@@ -4,10 +4,10 @@
 
 # %% ../nbs/11_cli.ipynb #1ee2c83b
 from __future__ import annotations
-import importlib, sys
+import errno, importlib, os, sys
 
 # %% auto #0
-__all__ = ['COMMANDS', 'main']
+__all__ = ['COMMANDS', 'main', 'error_line']
 
 # %% ../nbs/11_cli.ipynb #29d14858
 COMMANDS = {  # command: (module:function, one-line help)
@@ -34,6 +34,38 @@ def main(argv: list[str] | None = None) -> int:
     cmd, rest = argv[0], argv[1:]
     if cmd not in COMMANDS:
         print(f"fasr: unknown command {cmd!r}\n\n{_usage()}", file=sys.stderr); return 2
+    debug = '--debug' in rest or os.environ.get('FASR_DEBUG', '') not in ('', '0')
+    rest = [a for a in rest if a != '--debug']
     modname, fname = COMMANDS[cmd][0].split(':')
-    fn = getattr(importlib.import_module(modname), fname)
-    return fn(rest) or 0
+    try: return getattr(importlib.import_module(modname), fname)(rest) or 0
+    except KeyboardInterrupt:
+        print(f"fasr {cmd}: interrupted", file=sys.stderr); return 130
+    except Exception as e:
+        if debug: raise
+        print(error_line(cmd, e), file=sys.stderr); return 1
+
+# %% ../nbs/11_cli.ipynb #bc03073f
+_OS_ADVICE = {  # errno: what to do
+    errno.ENOSPC: "free some space and run it again (files written before are intact)",
+    errno.EDQUOT: "free some space and run it again (files written before are intact)",
+    errno.EACCES: "check its permissions, or choose another path",
+    errno.EPERM: "check its permissions, or choose another path",
+    errno.EROFS: "it is on a read-only file system: choose another path",
+    errno.ENOENT: "check the path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
+    errno.EISDIR: "it is a folder: give a file",
+    errno.EEXIST: "choose another path",
+    errno.ENAMETOOLONG: "choose a shorter path",
+}
+
+def error_line(command: str, e: BaseException) -> str:
+    "The one line `fasr <command>` prints for the error `e`: what, why, and what to do."
+    if isinstance(e, OSError) and e.errno in _OS_ADVICE:
+        what = f"{e.filename}: " if e.filename else ''
+        return f"fasr {command}: {what}{(e.strerror or str(e)).rstrip('.')}. {_OS_ADVICE[e.errno].capitalize()}."
+    if isinstance(e, ModuleNotFoundError) and e.name:
+        return f"fasr {command}: the package {e.name!r} is not installed. Install it (pip install {e.name.split('.')[0]}) and run it again."
+    text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+    text = ' '.join(line.strip() for line in str(text).splitlines() if line.strip()) or type(e).__name__
+    known = isinstance(e, (ValueError, KeyError, OSError, RuntimeError)) and type(e).__module__ in ('builtins', 'fasr_nb.trainer')
+    return f"fasr {command}: {text}" + ('' if known else f" ({type(e).__name__}; --debug or FASR_DEBUG=1 shows the traceback)")

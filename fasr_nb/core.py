@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #c27bbadc
 from __future__ import annotations
-import math, os, random, tempfile
+import math, os, random, secrets, tempfile
 from pathlib import Path
 
 import cv2
@@ -13,9 +13,10 @@ import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['IMAGE_EXTENSIONS', 'set_seed', 'get_device', 'ImageReadError', 'image_bit_depth', 'read_image', 'to_uint',
-           'write_image', 'rgb2ycbcr', 'rgb2y', 'ycbcr2rgb', 'cubic', 'resize_matrix', 'imresize', 'modcrop',
-           'weights_dir', 'find_weights', 'backbone_weights', 'show_images']
+__all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'set_seed', 'get_device', 'int_at_least', 'ImageReadError', 'ImageTooLargeError',
+           'image_bit_depth', 'read_image', 'remove_stale_temps', 'atomic_write', 'to_uint', 'write_image', 'rgb2ycbcr',
+           'rgb2y', 'ycbcr2rgb', 'cubic', 'resize_matrix', 'imresize', 'modcrop', 'weights_dir', 'find_weights',
+           'backbone_weights', 'show_images']
 
 # %% ../nbs/00_core.ipynb #770fc4f2
 def set_seed(seed: int = 0):  # the one seed for Python, NumPy and PyTorch (all devices)
@@ -31,17 +32,54 @@ def get_device(device: str | torch.device | None = None  # 'cpu', 'cuda', 'cuda:
     if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
     return torch.device('cpu')
 
+# %% ../nbs/00_core.ipynb #bcc1b319
+def int_at_least(lo: int):
+    "An argparse `type`: a whole number >= `lo`, or a usage error that says what was wrong."
+    import argparse
+    def parse(text: str) -> int:
+        try: v = int(text)
+        except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if v < lo: raise argparse.ArgumentTypeError(f"must be {lo} or more, got {v}")
+        return v
+    parse.__name__ = f'int >= {lo}'
+    return parse
+
 # %% ../nbs/00_core.ipynb #987dd625
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
+MAX_PIXELS = 100_000_000   # the most pixels (width x height) an image may have to be decoded; None: no limit
 
 class ImageReadError(ValueError):
     "An image file that is missing, unreadable, corrupt or of an unsupported kind."
 
-def _read_array(path) -> np.ndarray:
-    "The file at `path` as a numpy array (H,W) or (H,W,C) in RGB(A) order, its own dtype."
+class ImageTooLargeError(ImageReadError):
+    "An image with more pixels than the limit, refused from its header before its pixels are decoded."
+
+_ORIENT = {  # EXIF orientation tag -> what shows the stored pixels upright (Pillow's exif_transpose, checked below)
+    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1], 5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1), 7: lambda a: a[::-1, ::-1].swapaxes(0, 1), 8: lambda a: np.rot90(a, 1)}
+
+def _header(path: Path) -> tuple[tuple[int, int], str, int] | None:
+    "((width, height), Pillow's mode, EXIF orientation) from the file's header, pixels not decoded; None if Pillow cannot parse it."
+    from PIL import Image
+    bomb, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None    # the limit is ours, with our message
+    try:
+        with Image.open(path) as im: return im.size, im.mode, int(im.getexif().get(0x0112, 1) or 1)
+    except Exception: return None
+    finally: Image.MAX_IMAGE_PIXELS = bomb
+
+def _check_size(path, w: int, h: int, max_pixels):
+    limit = MAX_PIXELS if max_pixels is None else max_pixels
+    if limit and w * h > limit:
+        raise ImageTooLargeError(f"{path}: {w}x{h} pixels ({w * h / 1e6:.0f} megapixels), more than the limit of {limit / 1e6:g} "
+                                 "megapixels; if the file is trusted, raise the limit (--max-pixels N, or fasr_nb.core.MAX_PIXELS)")
+
+def _read_array(path, orient: bool = True, max_pixels: int | None = None) -> np.ndarray:
+    "The file at `path` as a numpy array (H,W) or (H,W,C) in RGB(A) or gray+alpha order, its own dtype, upright."
     path = Path(path)
     if not path.exists(): raise ImageReadError(f"{path}: no such file")
     if path.is_dir(): raise ImageReadError(f"{path}: is a folder, not an image file")
+    head = _header(path)
+    if head: _check_size(path, *head[0], max_pixels)
     data = np.fromfile(str(path), dtype=np.uint8)  # np.fromfile + imdecode: works with any file name
     if data.size == 0: raise ImageReadError(f"{path}: the file is empty")
     level = cv2.utils.logging.getLogLevel()
@@ -49,24 +87,75 @@ def _read_array(path) -> np.ndarray:
     try: arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     finally: cv2.utils.logging.setLogLevel(level)
     if arr is None: raise ImageReadError(f"{path}: not a readable image (corrupt, truncated or unsupported format)")
+    if not head: _check_size(path, arr.shape[1], arr.shape[0], max_pixels)
     if arr.dtype not in (np.uint8, np.uint16):
         raise ImageReadError(f"{path}: unsupported sample type {arr.dtype} (8- and 16-bit images are supported)")
     if arr.ndim == 3:
-        if arr.shape[2] == 3: arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+        if arr.shape[2] == 4 and head and head[1] in ('LA', 'La'): arr = arr[..., [0, 3]]   # gray + alpha, expanded by OpenCV
+        elif arr.shape[2] == 3: arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
         elif arr.shape[2] == 4: arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
         elif arr.shape[2] == 1: arr = arr[..., 0]
-        else: raise ImageReadError(f"{path}: {arr.shape[2]} channels (1, 3 or 4 are supported)")
+        else: raise ImageReadError(f"{path}: {arr.shape[2]} channels (1, 2, 3 or 4 are supported)")
+    if orient and head and head[2] in _ORIENT: arr = np.ascontiguousarray(_ORIENT[head[2]](arr))
     return arr
 
 def image_bit_depth(path) -> int:
     "8 or 16: the bits per sample of the image file at `path`."
     return 16 if _read_array(path).dtype == np.uint16 else 8
 
-def read_image(path) -> Tensor:
-    "Read an image file into a float32 tensor (1, C, H, W) in [0, 1]; C is 1, 3 or 4."
-    arr = _read_array(path)
+def read_image(path,
+               orient: bool = True,           # turn the image upright as its EXIF orientation says (False: pixels as stored)
+               max_pixels: int | None = None  # refuse larger images before decoding them; None: MAX_PIXELS
+              ) -> Tensor:
+    "Read an image file into a float32 tensor (1, C, H, W) in [0, 1]; C is 1 (gray), 2 (gray + alpha), 3 or 4 (RGBA)."
+    arr = _read_array(path, orient, max_pixels)
     x = torch.from_numpy(arr.astype(np.float32) / np.iinfo(arr.dtype).max)
     return (x[None] if x.ndim == 2 else x.permute(2, 0, 1))[None].contiguous()
+
+# %% ../nbs/00_core.ipynb #78f0ea3f
+_TMP_SUFFIX = '.fasr-tmp'
+
+def _pid_alive(pid: int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True     # alive, another user's
+    return True
+
+def remove_stale_temps(folder) -> list[Path]:
+    "Delete the temporary files that killed writes left in `folder` (their writing process has ended); returns them."
+    removed, folder = [], Path(folder)
+    if not folder.is_dir(): return removed
+    for p in folder.glob(f'.*{_TMP_SUFFIX}'):
+        parts = p.name[:-len(_TMP_SUFFIX)].rsplit('.', 2)       # '.NAME', pid, token
+        if len(parts) != 3 or not parts[1].isdigit() or _pid_alive(int(parts[1])): continue
+        p.unlink(missing_ok=True); removed.append(p)
+    return removed
+
+def _fsync_dir(folder: Path):
+    "Make a rename in `folder` durable (where the OS allows opening a folder)."
+    try: fd = os.open(folder, os.O_RDONLY)
+    except OSError: return
+    try: os.fsync(fd)
+    except OSError: pass
+    finally: os.close(fd)
+
+def atomic_write(path,     # the file to create or replace
+                 write     # write(tmp): fills the temporary file `tmp` (a Path) with the whole content
+                ) -> Path:
+    "Write `path` all at once: `write` fills a temporary file beside it, which is flushed and renamed over `path`."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path.parent)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}"
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))   # the umask applies, as to any new file
+    try:
+        write(tmp)
+        with open(tmp, 'rb+') as f: os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True); raise
+    _fsync_dir(path.parent)
+    return path
 
 # %% ../nbs/00_core.ipynb #3043572e
 def to_uint(img: Tensor, bits: int = 8) -> np.ndarray:
@@ -74,11 +163,18 @@ def to_uint(img: Tensor, bits: int = 8) -> np.ndarray:
     if img.ndim == 4:
         if img.shape[0] != 1: raise ValueError(f"expected one image, got a batch of {img.shape[0]}")
         img = img[0]
-    if img.ndim != 3 or img.shape[0] not in (1, 3, 4): raise ValueError(f"expected (C,H,W) with C in 1,3,4, got {tuple(img.shape)}")
+    if img.ndim != 3 or img.shape[0] not in (1, 2, 3, 4): raise ValueError(f"expected (C,H,W) with C in 1,2,3,4, got {tuple(img.shape)}")
     if bits not in (8, 16): raise ValueError(f"bits must be 8 or 16, got {bits}")
     top = 255. if bits == 8 else 65535.
     arr = (img.detach().float().clamp(0, 1) * top).round().cpu().numpy().astype(np.uint8 if bits == 8 else np.uint16)
     return arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
+
+def _write_gray_alpha(arr: np.ndarray, tmp: Path, path: Path):
+    "Gray + alpha (H,W,2), which OpenCV cannot encode, through Pillow: 8-bit PNG or TIFF."
+    from PIL import Image
+    if arr.dtype != np.uint8 or path.suffix.lower() not in ('.png', '.tif', '.tiff'):
+        raise ValueError(f"{path}: a gray + alpha image is written as 8-bit .png or .tif only; write RGBA instead, or drop the alpha")
+    Image.fromarray(arr, 'LA').save(tmp, format='PNG' if path.suffix.lower() == '.png' else 'TIFF')
 
 def write_image(img: Tensor,  # (C,H,W) or (1,C,H,W), values in [0,1] (clamped)
                 path,         # the file to write; its extension picks the format; folders are created
@@ -89,17 +185,15 @@ def write_image(img: Tensor,  # (C,H,W) or (1,C,H,W), values in [0,1] (clamped)
     if ext not in IMAGE_EXTENSIONS: raise ValueError(f"{path}: unknown image extension {ext!r} (use one of {', '.join(IMAGE_EXTENSIONS)})")
     if bits == 16 and ext not in ('.png', '.tif', '.tiff'): raise ValueError(f"{path}: 16-bit images need .png or .tif")
     arr = to_uint(img, bits)
+    c = 1 if arr.ndim == 2 else arr.shape[2]
+    if c in (2, 4) and ext in ('.jpg', '.jpeg'):
+        raise ValueError(f"{path}: JPEG has no alpha channel, and this image has one; write .png, .tif or .webp, "
+                         "or drop the alpha on purpose (fasr upscale --alpha drop)")
+    if c == 2: return atomic_write(path, lambda tmp: _write_gray_alpha(arr, tmp, path))
     if arr.ndim == 3: arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR if arr.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
     ok, buf = cv2.imencode(ext, arr)
     if not ok: raise ValueError(f"{path}: OpenCV could not encode this image as {ext}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f: f.write(buf.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-    return path
+    return atomic_write(path, lambda tmp: tmp.write_bytes(buf.tobytes()))
 
 # %% ../nbs/00_core.ipynb #03b727ce
 _YCBCR_MATRIX = torch.tensor([[65.481, 128.553, 24.966],    # Y

@@ -16,7 +16,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, get_worker_info
 from tqdm.auto import tqdm
 
-from .core import IMAGE_EXTENSIONS, imresize, modcrop, read_image, write_image
+from .core import IMAGE_EXTENSIONS, atomic_write, imresize, modcrop, read_image, write_image
 
 # %% auto #0
 __all__ = ['BUNDLED_PHOTOS', 'DATASETS', 'to_rgb', 'bicubic_lr', 'paired_random_crop', 'augment_pair', 'PairedImageDataset',
@@ -477,7 +477,7 @@ def make_lr_folder(hr_dir,             # folder of HR images
 def _record(manifest: Path, filename: str, entry: dict):
     data = json.loads(manifest.read_text()) if manifest.exists() else {}
     data[filename] = entry
-    tmp = manifest.with_name(manifest.name + '.tmp'); tmp.write_text(json.dumps(data, indent=1)); os.replace(tmp, manifest)
+    atomic_write(manifest, lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
 
 def _has_images(d: Path) -> bool:
     return d.is_dir() and any(p.suffix.lower() in IMAGE_EXTENSIONS for p in d.iterdir())

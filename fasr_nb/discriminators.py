@@ -14,7 +14,8 @@ from torch import Tensor, nn
 from .rrdb import default_init_weights
 
 # %% auto #0
-__all__ = ['VGGStyleDiscriminator', 'SRGANDiscriminator', 'DoubleConv', 'UNetDiscriminator', 'official_unet_state_dict']
+__all__ = ['VGGStyleDiscriminator', 'SRGANDiscriminator', 'DoubleConv', 'UNetDiscriminator', 'official_unet_state_dict',
+           'SplitBatchNorm2d', 'split_batchnorm']
 
 # %% ../nbs/02_discriminators.ipynb #92d2b5fe
 def _check_input(model: nn.Module, x: Tensor):
@@ -154,3 +155,34 @@ def official_unet_state_dict(sd: dict) -> dict:
             if n: break
         out[k] = v
     return out
+
+# %% ../nbs/02_discriminators.ipynb #ad93344a
+class SplitBatchNorm2d(nn.BatchNorm2d):
+    "BatchNorm2d whose training statistics are computed over each of `groups` chunks of the batch, as DataParallel over `groups` GPUs."
+    def __init__(self, num_features: int, groups: int = 1, **kwargs):
+        super().__init__(num_features, **kwargs)
+        self.groups = groups
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.groups == 1: return super().forward(x)
+        first, *rest = x.chunk(self.groups)
+        out = [super().forward(first)]          # the first GPU's replica: its running statistics are the ones kept
+        out += [F.batch_norm(c, None, None, self.weight, self.bias, True, 0., self.eps) for c in rest]  # batch statistics only
+        return torch.cat(out)
+
+    def extra_repr(self) -> str: return f"{super().extra_repr()}, groups={self.groups}"
+
+def split_batchnorm(net: nn.Module,   # a discriminator (or any network); changed in place
+                    groups: int       # chunks of the batch with their own statistics (1: plain BatchNorm)
+                   ) -> nn.Module:
+    "Replace every BatchNorm2d of `net` by a SplitBatchNorm2d over `groups` chunks of the batch (same state dict)."
+    if not isinstance(groups, int) or groups < 1: raise ValueError(f"BatchNorm groups must be a positive integer, got {groups!r}")
+    for parent in list(net.modules()):
+        for name, bn in list(parent.named_children()):
+            if not isinstance(bn, nn.BatchNorm2d): continue
+            if isinstance(bn, SplitBatchNorm2d): bn.groups = groups; continue
+            split = SplitBatchNorm2d(bn.num_features, groups, eps=bn.eps, momentum=bn.momentum, affine=bn.affine,
+                                     track_running_stats=bn.track_running_stats)
+            split.load_state_dict(bn.state_dict())
+            setattr(parent, name, split.to(bn.running_mean.device if bn.running_mean is not None else 'cpu'))
+    return net

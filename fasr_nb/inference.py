@@ -12,13 +12,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .core import IMAGE_EXTENSIONS, get_device, image_bit_depth, imresize, read_image, write_image
+from . import core
+from .core import IMAGE_EXTENSIONS, get_device, image_bit_depth, imresize, int_at_least, read_image, write_image
 from . import checkpoints
 from .sharing import SharedGenerator, extractor_from_state_dict
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'load_model', 'native_cpu_bf16', 'precision_context', 'tile_plan', 'TileError', 'upscale',
-           'upscale_file', 'image_files', 'upscale_files', 'upscale_cli']
+           'upscale_file', 'image_files', 'plan_outputs', 'upscale_files', 'upscale_cli']
 
 # %% ../nbs/08_inference.ipynb #1c600397
 def load_model(weights,                   # a checkpoint file (.pth, .pt, .safetensors), or a (wrapped) state dict
@@ -161,22 +162,24 @@ def _progress(total: int, enable: bool):
 
 # %% ../nbs/08_inference.ipynb #2dd1cf31
 def upscale(model: nn.Module,             # a super-resolution network with a `scale` attribute (e.g. from `load_model`)
-            img: Tensor,                  # (1,C,H,W) or (C,H,W) in [0,1]; C = 1 (gray), 3 (RGB) or 4 (RGBA)
+            img: Tensor,                  # (1,C,H,W) or (C,H,W) in [0,1]; C = 1 (gray), 2 (gray + alpha), 3 (RGB), 4 (RGBA)
             tile: int | None = None,      # core tile size in input pixels; None: the whole image at once
             tile_overlap: int = 16,       # cross-fade width between neighbouring tiles, input pixels
             tile_pad: int = 16,           # context each tile sees beyond the cross-fade (discarded), input pixels
             precision: str = 'fp32',      # 'fp32', 'bf16' (CPU or GPU) or 'fp16' (GPU only)
             channels_last: bool = False,  # run in channels-last memory format (faster on CPUs with oneDNN; moves the model)
             device=None,                  # where the network runs; None: where the model is (it is moved if needed)
-            alpha: str = 'bicubic',       # RGBA: 'bicubic' (MATLAB imresize) or 'model' (alpha through the network)
+            alpha: str = 'bicubic',       # alpha: 'bicubic' (MATLAB imresize), 'model' (through the network) or 'drop'
             pre_pad: int = 0,             # reflect-pad the image by this much before upscaling, crop after
             progress: bool = False        # show a progress bar over the tiles
            ) -> Tensor:
     "Upscale one image with `model`: tiled with cross-faded seams, any precision; returns (1,C,sH,sW) in [0,1], fp32."
     if img.ndim == 3: img = img[None]
-    if img.ndim != 4 or img.shape[0] != 1 or img.shape[1] not in (1, 3, 4):
-        raise ValueError(f"expected one image (1,C,H,W) with C in 1, 3, 4; got shape {tuple(img.shape)}")
-    if alpha not in ('bicubic', 'model'): raise ValueError(f"alpha must be 'bicubic' or 'model', got {alpha!r}")
+    if img.ndim != 4 or img.shape[0] != 1 or img.shape[1] not in (1, 2, 3, 4):
+        raise ValueError(f"expected one image (1,C,H,W) with C in 1, 2, 3, 4; got shape {tuple(img.shape)}")
+    if alpha not in ('bicubic', 'model', 'drop'): raise ValueError(f"alpha must be 'bicubic', 'model' or 'drop', got {alpha!r}")
+    if min(tile_overlap, tile_pad, pre_pad) < 0 or (tile is not None and tile < 1):
+        raise ValueError(f"need tile >= 1 (or None), tile_overlap, tile_pad and pre_pad >= 0; got {tile}, {tile_overlap}, {tile_pad}, {pre_pad}")
     if not torch.isfinite(img).all(): raise ValueError("the image has NaN or infinite values")
     device = _model_device(model) if device is None else get_device(device)
     ctx = precision_context(precision, device)
@@ -195,13 +198,13 @@ def upscale(model: nn.Module,             # a super-resolution network with a `s
     model.eval()
     try:
         with torch.no_grad():   # not inference_mode: the result stays an ordinary tensor the caller may modify
-            if c == nc: out = run(src)
-            elif c == 1 and nc == 3: out = _to_gray(run(src.expand(-1, 3, -1, -1)))
-            elif c == 4 and nc == 3:
-                a = src[:, 3:]
-                a = imresize(a, scale) if alpha == 'bicubic' else _to_gray(run(a.expand(-1, 3, -1, -1)))
-                out = torch.cat([run(src[:, :3]), a], 1)
+            colour, a = (src[:, :-1], src[:, -1:]) if c in (2, 4) else (src, None)     # gray + alpha, RGBA
+            if colour.shape[1] == nc: out = run(colour)
+            elif colour.shape[1] == 1 and nc == 3: out = _to_gray(run(colour.expand(-1, 3, -1, -1)))
             else: raise ValueError(f"a {c}-channel image cannot go through a network with {nc} input channels")
+            if a is not None and alpha != 'drop':
+                a = imresize(a, scale) if alpha == 'bicubic' else _to_gray(run(a.expand(-1, 3, -1, -1)))
+                out = torch.cat([out, a], 1)
     finally: model.train(was_training)
     if p: out = out[..., scale * p:out.shape[-2] - scale * p, scale * p:out.shape[-1] - scale * p]
     return out.clamp_(0, 1).to(img.device)
@@ -224,9 +227,37 @@ def image_files(inputs) -> list[Path]:
     files = []
     for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs):
         p = Path(p)
-        if p.is_dir(): files += sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+        if p.is_dir(): files += sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
+                                      and not f.name.startswith('.'))   # hidden files, e.g. ._name.png resource forks
         else: files.append(p)   # a missing file is kept: it is reported as an error, not silently skipped
     return files
+
+def _listed(items: list[str], n: int = 4) -> str:
+    return '; '.join(items[:n]) + (f"; and {len(items) - n} more" if len(items) > n else '')
+
+def plan_outputs(files: list[Path],        # the input files
+                 out_dir,                  # the output folder
+                 suffix: str,              # added to each output's stem
+                 ext: str | None = None,   # output format; None: the input's
+                 overwrite: bool = False   # replace inputs and files that exist already
+                ) -> list[Path]:
+    "Every input's output path, checked before anything is written: no output replaces a file unless `overwrite`."
+    if not files: raise FileNotFoundError("no input images (folders are searched for " + ', '.join(IMAGE_EXTENSIONS) + " files)")
+    dsts = [Path(out_dir) / f"{src.stem}{suffix}{'.' + ext.lstrip('.') if ext else src.suffix}" for src in files]
+    inputs = {src.resolve(): src for src in files}
+    twice, replaced, first = [], [], {}
+    for src, dst in zip(files, dsts):
+        key = dst.resolve()
+        if key in first: twice.append(f"{dst} (from {first[key]} and {src})"); continue
+        first[key] = src
+        if key in inputs: replaced.append(f"{dst} (an input)")
+        elif dst.exists(): replaced.append(f"{dst} (exists already)")
+    if twice: raise ValueError(f"two inputs would write the same output: {_listed(twice)}. Nothing was written: "
+                               "give them different names, or upscale them in separate runs")
+    if replaced and not overwrite:
+        raise FileExistsError(f"{len(replaced)} output(s) would replace a file: {_listed(replaced)}. Nothing was written: "
+                              "choose another output folder or suffix, or pass --overwrite (overwrite=True) to replace them")
+    return dsts
 
 def upscale_files(model: nn.Module,        # the generator
                   inputs,                  # image files and/or folders of images
@@ -234,20 +265,18 @@ def upscale_files(model: nn.Module,        # the generator
                   suffix: str | None = None,  # added to each output's name; None: '_x<scale>'
                   ext: str | None = None,  # output format, e.g. 'png'; None: the input's
                   verbose: bool = False,   # print a line per image
+                  overwrite: bool = False, # replace inputs and files that existed before (otherwise nothing is written)
                   **kwargs                 # passed to `upscale` (tile, precision, ...)
                  ) -> tuple[list[Path], list[tuple[Path, str]]]:
     "Upscale every image in `inputs` into `out_dir`; returns (files written, [(input, error message)])."
-    out_dir, files = Path(out_dir), image_files(inputs)
-    suffix = f"_x{model.scale}" if suffix is None else suffix
-    written, errors, made = [], [], {}
-    for i, src in enumerate(files):
-        dst = out_dir / f"{src.stem}{suffix}{'.' + ext.lstrip('.') if ext else src.suffix}"
+    files = image_files(inputs)
+    dsts = plan_outputs(files, out_dir, f"_x{model.scale}" if suffix is None else suffix, ext, overwrite)
+    written, errors = [], []
+    for i, (src, dst) in enumerate(zip(files, dsts)):
         t0 = time.perf_counter()
         try:
-            if dst.resolve() == src.resolve(): raise ValueError(f"{src}: the output would overwrite the input (use another folder or a suffix)")
-            if dst in made: raise ValueError(f"{src}: the output {dst} would overwrite that of {made[dst]}")
             upscale_file(model, src, dst, **kwargs)
-            made[dst] = src; written.append(dst)
+            written.append(dst)
             if verbose: print(f"[{i + 1}/{len(files)}] {src} -> {dst} ({time.perf_counter() - t0:.1f} s)")
         except Exception as e:
             msg = str(e) if str(e).startswith(str(src)) else f"{src}: {type(e).__name__}: {e}"
@@ -264,27 +293,33 @@ def upscale_cli(argv: list[str] | None = None) -> int:
     p.add_argument('-o', '--output', required=True, help='output folder (created)')
     p.add_argument('-w', '--weights', required=True, help='generator weights: .pth or .safetensors, any RRDB layout')
     p.add_argument('--extractor', default=None, help="Fs-SRGAN's shared extractor E, when it is a file of its own (official: FsSRGAN_E.pth)")
-    p.add_argument('--tile', type=int, default=0, help='tile size in input pixels (0: the whole image at once); e.g. 256')
-    p.add_argument('--tile-pad', type=int, default=16, help='context pixels around each tile (default 16)')
-    p.add_argument('--tile-overlap', type=int, default=16, help='cross-fade width between tiles (default 16)')
+    p.add_argument('--tile', type=int_at_least(0), default=0, help='tile size in input pixels (0: the whole image at once); e.g. 256')
+    p.add_argument('--tile-pad', type=int_at_least(0), default=16, help='context pixels around each tile (default 16)')
+    p.add_argument('--tile-overlap', type=int_at_least(0), default=16, help='cross-fade width between tiles (default 16)')
     p.add_argument('--precision', choices=tuple(PRECISIONS), default='fp32', help='fp32 (default), bf16, or fp16 (GPU only)')
     p.add_argument('--channels-last', action='store_true', help='channels-last memory format (faster on many CPUs)')
     p.add_argument('--suffix', default=None, help="added to output names (default: _x<scale>)")
     p.add_argument('--ext', default=None, help='output format, e.g. png (default: the input\'s)')
-    p.add_argument('--alpha', choices=('bicubic', 'model'), default='bicubic', help='how to upscale an alpha channel')
-    p.add_argument('--pre-pad', type=int, default=0, help='reflection padding around each image (default 0)')
+    p.add_argument('--alpha', choices=('bicubic', 'model', 'drop'), default='bicubic', help='how to upscale an alpha channel, or drop it')
+    p.add_argument('--max-pixels', type=int_at_least(1), default=None, help='refuse larger input images (default 100,000,000)')
+    p.add_argument('--pre-pad', type=int_at_least(0), default=0, help='reflection padding around each image (default 0)')
     p.add_argument('--device', default=None, help='cpu, cuda, cuda:1, mps (default: CUDA if available)')
+    p.add_argument('--overwrite', action='store_true', help='replace outputs that exist already (by default nothing is written then)')
     p.add_argument('-q', '--quiet', action='store_true', help='no per-image lines or progress bars')
     a = p.parse_args(argv)
+    if a.max_pixels: core.MAX_PIXELS = a.max_pixels
     try:
         model = load_model(a.weights, device=a.device, extractor=a.extractor)
         precision_context(a.precision, _model_device(model))   # refuse fp16 on the CPU before the first image
     except Exception as e:
         print(f"fasr upscale: {e}", file=sys.stderr); return 2
-    written, errors = upscale_files(model, a.inputs, a.output, suffix=a.suffix, ext=a.ext, verbose=not a.quiet,
-                                    tile=a.tile or None, tile_pad=a.tile_pad, tile_overlap=a.tile_overlap,
-                                    precision=a.precision, channels_last=a.channels_last, alpha=a.alpha,
-                                    pre_pad=a.pre_pad, progress=not a.quiet)
+    try:
+        written, errors = upscale_files(model, a.inputs, a.output, suffix=a.suffix, ext=a.ext, verbose=not a.quiet,
+                                        overwrite=a.overwrite, tile=a.tile or None, tile_pad=a.tile_pad,
+                                        tile_overlap=a.tile_overlap, precision=a.precision, channels_last=a.channels_last,
+                                        alpha=a.alpha, pre_pad=a.pre_pad, progress=not a.quiet)
+    except (FileExistsError, FileNotFoundError, ValueError) as e:   # the plan was refused: nothing was written
+        print(f"fasr upscale: {e}", file=sys.stderr); return 1
     print(f"fasr upscale: {len(written)} image(s) written to {a.output}" + (f", {len(errors)} failed:" if errors else ''))
     for _, msg in errors: print(f"  {msg}", file=sys.stderr)
     return 1 if errors else 0

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .core import IMAGE_EXTENSIONS, backbone_weights, read_image, rgb2y
+from . import core
+from .core import IMAGE_EXTENSIONS, atomic_write, backbone_weights, int_at_least, read_image, rgb2y
 
 # %% auto #0
 __all__ = ['ALEXNET_FILE', 'ALEXNET_URL', 'gaussian_window', 'calculate_psnr', 'calculate_ssim', 'mse', 'psnr', 'ssim', 'rmse',
@@ -92,6 +93,9 @@ def _crop_y(sr: Tensor, hr: Tensor, crop_border: int, y_channel: bool) -> tuple[
     "Steps 1-2 of the protocol on (N,C,H,W) tensors in [0,1]: crop, then MATLAB's Y; float64 in [0,255]."
     if sr.shape != hr.shape: raise ValueError(f"sr and hr differ in shape: {tuple(sr.shape)} vs {tuple(hr.shape)}")
     if sr.ndim != 4 or sr.shape[1] not in (1, 3): raise ValueError(f"expected (N,C,H,W) with C = 1 or 3, got {tuple(sr.shape)}")
+    h, w = sr.shape[-2:]
+    if crop_border < 0 or 2 * crop_border >= min(h, w):
+        raise ValueError(f"a border of {crop_border} pixels leaves nothing of a {w}x{h} image (use 0 to {(min(h, w) - 1) // 2})")
     if crop_border:
         sr, hr = sr[..., crop_border:-crop_border, crop_border:-crop_border], hr[..., crop_border:-crop_border, crop_border:-crop_border]
     sr, hr = sr.detach().double(), hr.detach().double()
@@ -131,6 +135,8 @@ def psnr(sr: Tensor, hr: Tensor, crop_border: int = 0, y_channel: bool = False) 
 def ssim(sr: Tensor, hr: Tensor, crop_border: int = 0, y_channel: bool = False) -> Tensor:
     "Per-image SSIM of (N,C,H,W) batches in [0,1]: 11x11 Gaussian window, valid region, per channel then averaged."
     a, b = _crop_y(sr, hr, crop_border, y_channel)
+    if min(a.shape[-2:]) < 11:
+        raise ValueError(f"SSIM's 11x11 window needs 11x11 pixels or more after the border, got {a.shape[-1]}x{a.shape[-2]}")
     step = len(a) if a.device.type != 'cpu' else max(1, 2 ** 18 // a[0].numel())   # cache-sized chunks on the CPU
     return torch.cat([_ssim_map(a[i:i + step], b[i:i + step]).mean((2, 3)).mean(1) for i in range(0, len(a), step)])
 
@@ -255,12 +261,12 @@ class EvalResult:
         return '\n'.join([f"# {s}" if s else '', head] + [line(r['name'], r) for r in self.rows] + ['-' * len(head), line('mean', self.means)]).lstrip('\n')
 
     def to_csv(self, path) -> Path:
-        "Write the rows and the mean line to a CSV file."
-        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, 'w', newline='') as f:
-            wr = csv.writer(f); wr.writerow(['name'] + self.metrics)
-            for r in self.rows + [dict(name='mean', **self.means)]: wr.writerow([r['name']] + [f"{r[m]:.6f}" for m in self.metrics])
-        return path
+        "Write the rows and the mean line to a CSV file (atomically)."
+        def write(tmp):
+            with open(tmp, 'w', newline='') as f:
+                wr = csv.writer(f); wr.writerow(['name'] + self.metrics)
+                for r in self.rows + [dict(name='mean', **self.means)]: wr.writerow([r['name']] + [f"{r[m]:.6f}" for m in self.metrics])
+        return atomic_write(path, write)
 
     __repr__ = __str__ = table
 
@@ -293,7 +299,7 @@ def _pairs(sr_dir, hr_dir, sr_suffix: str):
 
 def _read_rgb_or_gray(path) -> Tensor:
     x = read_image(path)
-    return x[:, :3] if x.shape[1] == 4 else x    # alpha is not part of the picture being judged
+    return x[:, :-1] if x.shape[1] in (2, 4) else x    # alpha is not part of the picture being judged
 
 # %% ../nbs/05_metrics.ipynb #12f05ce8
 def evaluate(sr_dir,                               # folder of super-resolved images
@@ -331,7 +337,10 @@ def evaluate(sr_dir,                               # folder of super-resolved im
             if sr.shape[1] != hr.shape[1]: sr, hr = sr.expand(-1, 3, -1, -1), hr.expand(-1, 3, -1, -1)   # gray vs RGB
         row = {'name': name}
         for m in metrics:
-            row[m] = _pi_of(sr, row, st) if m == 'pi' else _METRICS[m].fn(sr, hr, st)
+            try: row[m] = _pi_of(sr, row, st) if m == 'pi' else _METRICS[m].fn(sr, hr, st)
+            except ValueError as e: raise ValueError(f"{sp}: {m}: {e}") from None
+            if not math.isfinite(row[m]) and not (m == 'psnr' and row[m] == math.inf):   # identical images: PSNR is +inf
+                raise ValueError(f"{sp}: {m} is {row[m]}: it cannot be computed for this image")
         rows.append({'name': name, **{m: row[m] for m in metrics}})
     means = {m: _METRICS[m].aggregate([r[m] for r in rows]) for m in metrics}
     settings = dict(crop_border=crop_border, channel='Y' if y_channel else 'RGB')
@@ -347,7 +356,7 @@ def evaluate_cli(argv: Sequence[str] | None = None) -> int:
     p.add_argument('hr_dir', nargs='?', help='folder of ground-truth images with the same names (not needed for niqe/ma/pi alone)')
     p.add_argument('--metrics', nargs='+', default=['psnr', 'ssim'], choices=list(_METRICS), metavar='METRIC',
                    help=f"any of {', '.join(_METRICS)} (default: psnr ssim)")
-    p.add_argument('--crop-border', type=int, default=4, help='pixels cropped from every edge (default 4, the scale)')
+    p.add_argument('--crop-border', type=int_at_least(0), default=4, help='pixels cropped from every edge (default 4, the scale)')
     g = p.add_mutually_exclusive_group()
     g.add_argument('--y', dest='y_channel', action='store_true', default=True, help="PSNR/SSIM/RMSE on MATLAB's Y channel (default)")
     g.add_argument('--rgb', dest='y_channel', action='store_false', help='PSNR/SSIM/RMSE on RGB')
@@ -355,9 +364,15 @@ def evaluate_cli(argv: Sequence[str] | None = None) -> int:
     p.add_argument('--ma-model', default=None, help="Ma et al.'s model.mat (default: weights/ma_model.mat)")
     p.add_argument('--sr-suffix', default='', help="removed from SR file names before pairing, e.g. _x4")
     p.add_argument('--device', default=None, help='device for LPIPS (default cpu)')
-    p.add_argument('--csv', default=None, help='also write the table to this CSV file')
+    p.add_argument('--csv', default=None, help='also write the table to this CSV file (a new file, unless --overwrite)')
+    p.add_argument('--overwrite', action='store_true', help='replace the --csv file if it exists')
+    p.add_argument('--max-pixels', type=int_at_least(1), default=None, help='refuse larger images (default 100,000,000)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     a = p.parse_args(argv)
+    if a.max_pixels: core.MAX_PIXELS = a.max_pixels
+    if a.csv and Path(a.csv).exists() and not a.overwrite:   # refused before the work, not after it
+        print(f"fasr evaluate: {a.csv}: exists already; choose another --csv file, or pass --overwrite to replace it", file=sys.stderr)
+        return 1
     try:
         res = evaluate(a.sr_dir, a.hr_dir, a.metrics, a.crop_border, a.y_channel, a.lpips_version, a.ma_model,
                        a.sr_suffix, a.device, progress=not a.no_progress)

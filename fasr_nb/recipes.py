@@ -4,7 +4,9 @@
 
 # %% ../nbs/07a_recipes.ipynb #547dc507
 from __future__ import annotations
-import argparse, copy, difflib, json, math, os, re, shutil, sys, time
+import argparse, bisect, copy, difflib, json, math, os, re, shutil, socket, sys, time
+from contextlib import contextmanager, nullcontext
+from fnmatch import fnmatch
 from importlib.resources import files
 from pathlib import Path
 
@@ -13,22 +15,23 @@ import yaml
 from fastcore.basics import AttrDict
 from torch import nn
 
-from .core import get_device, imresize, set_seed
+from .core import atomic_write, find_weights, get_device, imresize, set_seed
 from .rrdb import RRDBNet, SRResNet, default_init_weights
-from .discriminators import VGGStyleDiscriminator, UNetDiscriminator, SRGANDiscriminator
+from .discriminators import VGGStyleDiscriminator, UNetDiscriminator, SRGANDiscriminator, split_batchnorm
 from .sharing import (SharedExtractor, SRResExtractor, SharedGenerator, SharedDiscriminator,
                              generator_parameters, discriminator_parameters, count_parameters)
 from .losses import GeneratorObjective, DiscriminatorObjective, PerceptualLoss, OBJECTIVE_WEIGHTS
 from .data import PairedImageDataset, bundled_training_images, set5_dir
-from .trainer import (Trainer, Stage, stream_loader, init_distributed, DistEnv, MixedPrecision, ChannelsLast,
+from .trainer import (Callback, Trainer, Stage, stream_loader, init_distributed, DistEnv, MixedPrecision, ChannelsLast,
                              EMA, Validate, Checkpoint, CSVLogger, TensorBoardLogger, ProgressBar, StageTimeLimit, NonFiniteLossError,
                              validate, fastest_precision, _mix_seed)
 
 # %% auto #0
-__all__ = ['NETWORKS', 'recipes_dir', 'list_recipes', 'get_dotted', 'set_dotted', 'parse_set', 'Recipe', 'deep_merge',
-           'check_recipe', 'load_recipe', 'make_network', 'build_networks', 'build_objective', 'resolve_precision',
-           'ChannelShuffle', 'build_data', 'build', 'train', 'train_cli', 'read_official_json', 'recipe_from_official',
-           'score_map', 'demo', 'demo_cli']
+__all__ = ['NETWORKS', 'RESUME_FREE', 'recipes_dir', 'list_recipes', 'get_dotted', 'set_dotted', 'parse_set', 'Recipe',
+           'deep_merge', 'check_recipe', 'load_recipe', 'make_network', 'build_networks', 'pretrained_path',
+           'build_objective', 'resolve_precision', 'ChannelShuffle', 'build_data', 'build', 'recipe_changes',
+           'run_lock', 'train', 'train_cli', 'read_official_json', 'recipe_from_official', 'score_map', 'demo',
+           'demo_cli']
 
 # %% ../nbs/07a_recipes.ipynb #28160d40
 def recipes_dir() -> Path:
@@ -114,11 +117,11 @@ def deep_merge(base, over):
 _SCHEMA = {  # the known keys of a recipe; None: any value
     'name': None, 'description': None, 'base': None, 'scale': None, 'seed': None, 'official': None, 'set': None, 'official_set': None,
     'networks': {'generator': None, 'discriminator': None, 'extractor': None, 'share_extractor': None, 'pretrained': None,
-                 'generator_outer_init': None},
+                 'generator_outer_init': None, 'extractor_init': None},
     'data': {'train': {'hr': None, 'lr': None, 'cache': None, 'channel_shuffle': None}, 'val': {'hr': None, 'lr': None, 'max_images': None},
              'num_workers': None},
     'train': {'batch': None, 'patch': None, 'betas': None, 'ema': None, 'ema_warmup': None, 'precision': None,
-              'channels_last': None, 'log_every': None, 'save_every': None},
+              'channels_last': None, 'log_every': None, 'save_every': None, 'bn_groups': None, 'schedule_first': None},
     'val': {'every': None, 'lpips': None, 'niqe': None},
     'stages': [{'name': None, 'iterations': None, 'objective': None, 'discriminator': None, 'lr_g': None, 'lr_d': None,
                 'milestones': None, 'gamma': None, 'batch': None, 'patch': None, 'max_minutes': None}],
@@ -222,12 +225,21 @@ def build_networks(r: Recipe) -> tuple[nn.Module, nn.Module | None]:
         default_init_weights([g.conv_first, g.conv_body, *g.up_convs(), g.conv_hr, g.conv_last], float(nets['generator_outer_init']))
     if nets.get('extractor'):
         e = make_network(nets['extractor'])
+        e_d = (e if nets.get('share_extractor', True) else make_network(nets['extractor'])) if d is not None else None
+        if nets.get('extractor_init') is not None:   # the official code: Kaiming at scale 1 for E (codes/models/networks.py:153)
+            default_init_weights([m for m in (e, e_d) if m is not None], float(nets['extractor_init']))
         g = SharedGenerator(e, g)
-        if d is not None: d = SharedDiscriminator(e if nets.get('share_extractor', True) else make_network(nets['extractor']), d)
+        if d is not None: d = SharedDiscriminator(e_d, d)
     if nets.get('pretrained'):
         from fasr_nb.checkpoints import load_generator
-        load_generator(g, nets['pretrained'])
+        load_generator(g, pretrained_path(nets['pretrained']))
     return g, d
+
+def pretrained_path(p) -> Path:
+    "A `networks.pretrained` value as a file: a path as given, or a bare file name looked up in weights/ (e.g. RRDB_PSNR_x4.pth)."
+    p = Path(p)
+    if p.exists() or len(p.parts) > 1: return p
+    return find_weights(p.name, what=f"the generator to start from ({p.name}, see weights/README.md)")
 
 # %% ../nbs/07a_recipes.ipynb #de357ffd
 def build_objective(spec: dict) -> GeneratorObjective:
@@ -308,6 +320,12 @@ def build(r: Recipe,                   # a loaded recipe
     r.train['precision'], r.train['channels_last'] = resolve_precision(r, net_g, env.device, verbose=env.is_main)
     train_ds, val_ds = build_data(r)
     t, betas = r.train, tuple(r.train.get('betas', (0.9, 0.999)))
+    groups = t.get('bn_groups') or 1         # D's BatchNorm over groups of the global batch, each process its share
+    if net_d is not None and groups > 1:
+        if groups % env.world_size:
+            raise ValueError(f"recipe {r.name}: train.bn_groups={groups} is not a multiple of the {env.world_size} processes "
+                             "(each process normalises its own share of the batch)")
+        split_batchnorm(net_d, groups // env.world_size)
     stages = []
     for i, s in enumerate(r.stages):
         patch, batch = s.get('patch', t['patch']), s.get('batch', t['batch'])
@@ -317,9 +335,12 @@ def build(r: Recipe,                   # a loaded recipe
                            num_workers=r.data.get('num_workers', 0), pin_memory=env.device.type == 'cuda')
         obj_g = build_objective(s['objective'])
         opt_g = torch.optim.Adam(generator_parameters(net_g), lr=float(s['lr_g']), betas=betas)
-        sched = lambda o: torch.optim.lr_scheduler.MultiStepLR(o, list(s.get('milestones') or []), gamma=s.get('gamma', 0.5))
+        # the official train.py steps the schedule before the optimisers: each milestone takes effect one iteration earlier
+        milestones = [int(m) - bool(t.get('schedule_first')) for m in s.get('milestones') or []]
+        sched = lambda o: torch.optim.lr_scheduler.MultiStepLR(o, milestones, gamma=s.get('gamma', 0.5))
         kw = {}
         if s.get('discriminator'):
+            if groups > batch: raise ValueError(f"recipe {r.name}: train.bn_groups={groups} is more than stage {s['name']!r}'s batch of {batch}")
             if net_d is None: raise ValueError(f"recipe {r.name}: stage {s['name']!r} is adversarial but the recipe has no discriminator")
             if not obj_g.needs_discriminator: raise ValueError(f"recipe {r.name}: stage {s['name']!r} has a discriminator but its objective has no adversarial term")
             opt_d = torch.optim.Adam(discriminator_parameters(net_d), lr=float(s.get('lr_d', s['lr_g'])), betas=betas)
@@ -346,12 +367,68 @@ def _saved_recipe(path: Path) -> dict | None:
     try: return read_checkpoint(path).get('extra', {}).get('recipe')
     except Exception: return None
 
+RESUME_FREE = ('description', 'stages.*.iterations', 'stages.*.max_minutes', 'val.*', 'train.log_every', 'train.save_every',
+               'data.num_workers', 'data.val.*')   # what a resume may change without asking
+
+def _flat(x, prefix: str = '') -> dict:
+    "A recipe as {dotted key: value}, stages keyed by their names."
+    if isinstance(x, list) and x and all(isinstance(s, dict) and 'name' in s for s in x): items = [(s['name'], s) for s in x]
+    elif isinstance(x, dict) and x: items = x.items()
+    else: return {prefix: x}
+    return {k: v for key, val in items for k, v in _flat(val, f'{prefix}.{key}' if prefix else str(key)).items()}
+
+def recipe_changes(saved: dict, new: dict) -> list[tuple[str, object, object]]:
+    "(key, saved value, new value) for every key where two recipes differ, but those a resume may change freely."
+    a, b, missing = _flat(saved), _flat(new), object()
+    diff = [k for k in dict.fromkeys([*a, *b]) if a.get(k, missing) != b.get(k, missing)]
+    return [(k, a.get(k), b.get(k)) for k in diff if not any(fnmatch(k, pat) for pat in RESUME_FREE)]
+
+@contextmanager
+def run_lock(run_dir: Path):
+    "Hold `run_dir/.lock` for the block: a second holder is refused; the OS releases it when this process ends."
+    try: import fcntl
+    except ImportError: yield; return               # no flock (Windows): no lock
+    run_dir.mkdir(parents=True, exist_ok=True)
+    f = open(run_dir / '.lock', 'a+')
+    try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0); who = f.read().strip() or 'another process'; f.close()
+        raise FileExistsError(f"{run_dir}: another run is training in this folder ({who}); wait for it to end, "
+                              "or choose another --run-dir") from None
+    f.seek(0); f.truncate(); f.write(f"pid {os.getpid()} on {socket.gethostname()}\n"); f.flush()
+    try: yield
+    finally: fcntl.flock(f, fcntl.LOCK_UN); f.close()
+
+class _RecipeFile(Callback):
+    "Write run_dir/recipe.yaml at the start of a new run, or once a resumed run's checkpoint has loaded."
+    order = -100
+    def __init__(self, text: str, resumed: bool): self.text, self.resumed = text, resumed
+    def _write(self, t):
+        if t.is_main: atomic_write(t.run_dir / 'recipe.yaml', lambda tmp: tmp.write_text(self.text))
+    def before_fit(self, t):
+        if not self.resumed: self._write(t)
+    def after_load(self, t): self._write(t)
+
+class _KeepNewSchedule(Callback):
+    "After a resume with allowed changes: the current stage's schedules get the new recipe's rates, milestones and gamma back."
+    order = -100
+    def before_fit(self, t):   # the schedules as `build` made them from the new recipe, before the checkpoint overwrites them
+        self.new = {id(s): (list(s.base_lrs), copy.copy(s.milestones), s.gamma)
+                    for st in t.stages for s in (st.sched_g, st.sched_d) if s is not None}
+    def after_load(self, t):
+        for s in (t.stage.sched_g, t.stage.sched_d):
+            if s is None: continue
+            s.base_lrs, s.milestones, s.gamma = self.new[id(s)]
+            n = bisect.bisect_right(sorted(s.milestones.elements()), s.last_epoch)   # milestones passed so far
+            for group, base in zip(s.optimizer.param_groups, s.base_lrs): group['initial_lr'], group['lr'] = base, base * s.gamma ** n
+
 def train(recipe,                  # a recipe name, YAML file or Recipe
           overrides=None,          # dotted overrides (dict or ['key=value', ...])
           run_dir=None,            # default runs/<name>
-          resume=False,            # True: continue run_dir/latest.pth if there is one; or a checkpoint path
+          resume=False,            # True: continue run_dir/latest.pth (an error without one); 'auto': if there is one; or a checkpoint
           device=None,             # 'cpu', 'cuda', ... (None: CUDA if available); under torchrun, cuda:LOCAL_RANK
           progress: bool = True,
+          allow_changes: bool = False,  # resume even where the recipe differs from the checkpoint's (the changes apply)
           cbs=()                   # more callbacks
          ) -> Trainer:
     "Train a recipe (in every process torchrun started), checkpointing and logging to `run_dir`."
@@ -359,25 +436,34 @@ def train(recipe,                  # a recipe name, YAML file or Recipe
     env = init_distributed(device)
     run_dir = Path(run_dir or Path('runs') / r.name)
     latest = run_dir / 'latest.pth'
-    ckpt = Path(resume) if isinstance(resume, (str, os.PathLike)) else (latest if resume and latest.exists() else None)
-    if ckpt is None and latest.exists():
-        raise FileExistsError(f"{run_dir} already holds a run (latest.pth): continue it with --resume, or choose another --run-dir")
-    if ckpt is not None:
-        if not ckpt.exists(): raise FileNotFoundError(f"{ckpt}: no such checkpoint to resume from")
-        saved = _saved_recipe(ckpt)
-        if saved:   # the first run's measured choices, so the continuation computes exactly as it did
-            r.train['precision'], r.train['channels_last'] = saved['train']['precision'], saved['train']['channels_last']
-    b = build(r, env, progress=progress)
-    if env.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / 'recipe.yaml').write_text(r.to_yaml())
-        print(f"{r.name}: {env.world_size} process(es) on {env.device}, global batch {r.train['batch']}, precision "
-              f"{r.train['precision']}{' + channels_last' if r.train['channels_last'] else ''}, run folder {run_dir}"
-              + (f", resuming {ckpt}" if ckpt else ''), file=sys.stderr)
-    trainer = Trainer(b['net_g'], b['stages'], [*b['cbs'], *cbs], env=env, run_dir=run_dir, extra={'recipe': _plain(r)})
-    try: trainer.fit(resume=ckpt)
-    finally:
-        if env.distributed and torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
+    with run_lock(run_dir) if env.is_main else nullcontext():
+        if resume is True or resume == 'auto':
+            if not latest.exists() and resume is True:
+                raise FileNotFoundError(f"{run_dir}: no checkpoint (latest.pth) to resume; leave out --resume to start a new run there")
+            ckpt = latest if latest.exists() else None
+        else: ckpt = Path(resume) if resume else None
+        if ckpt is None and latest.exists():
+            raise FileExistsError(f"{run_dir} already holds a run (latest.pth): continue it with --resume, or choose another --run-dir")
+        changes = []
+        if ckpt is not None:
+            if not ckpt.exists(): raise FileNotFoundError(f"{ckpt}: no such checkpoint to resume from")
+            saved = _saved_recipe(ckpt)
+            if saved:   # the first run's measured choices, so the continuation computes exactly as it did
+                r.train['precision'], r.train['channels_last'] = saved['train']['precision'], saved['train']['channels_last']
+                changes = recipe_changes(saved, r)
+                if changes and not allow_changes:
+                    raise ValueError(f"{ckpt}: the recipe differs from the run's: " + '; '.join(f"{k}: {old!r} -> {new!r}" for k, old, new in changes)
+                                     + ". Resume with the run's own values, or pass --allow-changes (allow_changes=True) to apply these")
+        b = build(r, env, progress=progress)
+        if env.is_main:
+            print(f"{r.name}: {env.world_size} process(es) on {env.device}, global batch {r.train['batch']}, precision "
+                  f"{r.train['precision']}{' + channels_last' if r.train['channels_last'] else ''}, run folder {run_dir}"
+                  + (f", resuming {ckpt}" if ckpt else '') + (f" with {len(changes)} change(s) to its recipe" if changes else ''), file=sys.stderr)
+        own = [_RecipeFile(r.to_yaml(), resumed=ckpt is not None)] + ([_KeepNewSchedule()] if changes else [])
+        trainer = Trainer(b['net_g'], b['stages'], [*own, *b['cbs'], *cbs], env=env, run_dir=run_dir, extra={'recipe': _plain(r)})
+        try: trainer.fit(resume=ckpt)
+        finally:
+            if env.distributed and torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
     return trainer
 
 # %% ../nbs/07a_recipes.ipynb #40e3fa68
@@ -391,6 +477,7 @@ def train_cli(argv=None) -> int:
     p.add_argument('--official', action='store_true', help="the official code's values (same as --set official=true)")
     p.add_argument('--resume', nargs='?', const=True, default=False, metavar='CHECKPOINT',
                    help='continue the run in --run-dir (its latest.pth), or from CHECKPOINT')
+    p.add_argument('--allow-changes', action='store_true', help="resume even where the recipe differs from the run's (the changes apply)")
     p.add_argument('--run-dir', help='where checkpoints and logs go (default runs/<recipe name>)')
     p.add_argument('--device', help='cpu, cuda, cuda:1, ... (default: CUDA if available; under torchrun cuda:LOCAL_RANK)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -405,7 +492,8 @@ def train_cli(argv=None) -> int:
     if a.official: overrides = {'official': True, **overrides}
     try:
         if a.show: print(load_recipe(a.recipe, overrides).to_yaml(), end=''); return 0
-        train(a.recipe, overrides, run_dir=a.run_dir, resume=a.resume, device=a.device, progress=not a.no_progress)
+        train(a.recipe, overrides, run_dir=a.run_dir, resume=a.resume, device=a.device, progress=not a.no_progress,
+              allow_changes=a.allow_changes)
     except (NonFiniteLossError, FileExistsError, FileNotFoundError, KeyError, ValueError) as e:
         print(f"fasr train: {e}", file=sys.stderr); return 1
     return 0
@@ -445,6 +533,7 @@ def recipe_from_official(src,              # a path to an official option JSON, 
     e, nf_in = opt.get('network_E'), 3
     if e:
         nets['extractor'] = {'type': 'SharedExtractor', 'nf': e.get('nf', 64), 'ne': e.get('nb', 1), 'gc': e.get('gc', 32)}
+        nets['extractor_init'] = 1.0
         nf_in = e.get('nf', 64)
         if opt.get('path', {}).get('pretrain_model_E'):
             notes.append(f"path.pretrain_model_E ({opt['path']['pretrain_model_E']}) is not loaded: join E and G in one file "
@@ -484,7 +573,8 @@ def recipe_from_official(src,              # a path to an official option JSON, 
         'data': {'train': {'hr': dtr.get('dataroot_HR', base['data']['train']['hr']), 'lr': dtr.get('dataroot_LR'), 'cache': False},
                  'val': {'hr': dval.get('dataroot_HR', 'set5'), 'lr': dval.get('dataroot_LR'), 'max_images': None},
                  'num_workers': dtr.get('n_workers', 4)},
-        'train': {'batch': dtr.get('batch_size', 16), 'patch': dtr.get('HR_size', 128), 'betas': [beta1, 0.999],
+        'train': {'batch': dtr.get('batch_size', 16), 'patch': dtr.get('HR_size', 128), 'betas': [beta1, 0.999], 'ema': None,
+                  'bn_groups': max(1, len(opt.get('gpu_ids') or [])), 'schedule_first': True,
                   'log_every': int(float(opt.get('logger', {}).get('print_freq', 100))),
                   'save_every': int(float(opt.get('logger', {}).get('save_checkpoint_freq', 5000)))},
         'val': {'every': int(float(tr.get('val_freq', 5000)))},
@@ -528,8 +618,7 @@ def _demo_figure(rows: dict, hr_full, net_d, path: Path, crop: tuple):
         axs[-1].set_title(f"D's score map on\n{last} (sigmoid)", fontsize=8); axs[-1].axis('off')
         fig.colorbar(a, ax=axs[-1], fraction=0.046, pad=0.04).ax.tick_params(labelsize=6)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=72)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip('.'), dpi=72))
     plt.close(fig)
     return path
 
@@ -547,7 +636,7 @@ def demo(run_dir='runs/demo',          # where the run and its figure go
         if (_saved_recipe(run_dir / 'latest.pth') or {}).get('name') != 'demo':
             raise FileExistsError(f"{run_dir} holds a run that is not a demo run: not deleting it")
         shutil.rmtree(run_dir)
-    trainer = train('demo', overrides, run_dir=run_dir, resume=True, device=device, progress=progress)
+    trainer = train('demo', overrides, run_dir=run_dir, resume='auto', device=device, progress=progress)
     t_train = time.time() - t0
     r = load_recipe(run_dir / 'recipe.yaml')
     dev = trainer.device
@@ -577,7 +666,7 @@ def demo(run_dir='runs/demo',          # where the run and its figure go
            'precision': r.train['precision'], 'channels_last': r.train['channels_last'],
            'set5': {k: {m: round(v, 4) for m, v in row.items() if m != 'images'} for k, row in rows.items()}}
     res['psnr_gain_over_bicubic'] = {k: round(row['psnr'] - rows['bicubic']['psnr'], 3) for k, row in rows.items() if k != 'bicubic'}
-    (run_dir / 'results.json').write_text(json.dumps(res, indent=1))
+    atomic_write(run_dir / 'results.json', lambda tmp: tmp.write_text(json.dumps(res, indent=1)))
     cols = [c for c in ('psnr', 'ssim', 'niqe') if c in rows['bicubic']]
     print(f"\nSet5 x4 ({len(val)} images, Y channel, border 4):")
     print(f"  {'':14s}" + ''.join(f"{c.upper():>9s}" for c in cols))

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_trainer.ipynb #e08eed6f
 from __future__ import annotations
-import copy, csv, hashlib, math, os, random, sys, tempfile, time, warnings
+import copy, csv, hashlib, math, os, random, shutil, sys, tempfile, time, warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +18,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, Dataset, Sampler
 from fastcore.basics import patch
 
-from .core import get_device, set_seed
+from .core import atomic_write, get_device, set_seed
 from .metrics import psnr, ssim
 
 # %% auto #0
@@ -247,8 +247,7 @@ def _check_finite(self: Trainer, losses: dict, who: str):
     if ok.item() == 1: return
     bad = {k: float(v.detach()) for k, v in losses.items() if not k.startswith('raw/') and not torch.isfinite(v.detach()).all()}
     where = f"stage {self.stage.name!r}, iteration {self.iteration + 1}"
-    kept = (f"; the last good checkpoint is kept in {self.run_dir / 'latest.pth'}"
-            if self.run_dir is not None and (self.run_dir / 'latest.pth').exists() else '')
+    kept = self._keep_good_checkpoint() if self.is_main else ''
     raise NonFiniteLossError(f"non-finite {who} loss at {where}: "
                              + (', '.join(f'{k}={v}' for k, v in bad.items()) or 'on another rank')
                              + f"; training stopped before the weights were updated{kept}")
@@ -381,7 +380,7 @@ def state_dict(self: Trainer) -> dict:
 
 @patch
 def save_checkpoint(self: Trainer, path=None) -> Path | None:
-    "Write the training state to `path` (default run_dir/latest.pth) atomically; rank 0 writes, all ranks must call."
+    "Write the training state to `path` (default run_dir/latest.pth, the one before kept as previous.pth) atomically; rank 0 writes, all ranks call."
     bad = _nonfinite_weights([self.net_g, self.stage.net_d])
     if bad:
         raise NonFiniteLossError(f"stage {self.stage.name!r}, iteration {self.iteration}: non-finite weights "
@@ -389,7 +388,35 @@ def save_checkpoint(self: Trainer, path=None) -> Path | None:
     state = self.state_dict()
     if not self.is_main: return None
     from fasr_nb.checkpoints import save_weights
-    return save_weights(state, Path(path) if path else self.run_dir / 'latest.pth')
+    if path is not None: return save_weights(state, Path(path))
+    latest = self.run_dir / 'latest.pth'
+    if latest.exists(): _copy_atomic(latest, self.run_dir / 'previous.pth')
+    self.saved_at = self.global_iteration          # these weights are proven good once they give a finite loss
+    return save_weights(state, latest)
+
+def _copy_atomic(src: Path, dst: Path):
+    "Make `dst` a copy of `src` all at once (a hard link where the file system allows one)."
+    def link_or_copy(tmp: Path):
+        tmp.unlink()
+        try: os.link(src, tmp)
+        except OSError: shutil.copy2(src, tmp)
+    atomic_write(dst, link_or_copy)
+
+@patch
+def _keep_good_checkpoint(self: Trainer) -> str:
+    "After a non-finite loss: make latest.pth the last checkpoint whose weights gave a finite loss; say which it is."
+    if self.run_dir is None or not (self.run_dir / 'latest.pth').exists(): return ''
+    latest, previous = self.run_dir / 'latest.pth', self.run_dir / 'previous.pth'
+    if getattr(self, 'saved_at', None) == self.global_iteration:     # latest.pth holds the weights that gave this loss
+        if not previous.exists():
+            os.replace(latest, self.run_dir / 'nonfinite.pth')
+            return (f"; no checkpoint of this run gave a finite loss: the last one is moved to {self.run_dir / 'nonfinite.pth'}, "
+                    "so that --resume does not start from it")
+        os.replace(previous, latest)
+    from fasr_nb.checkpoints import read_checkpoint
+    ck = read_checkpoint(latest)
+    return (f"; {latest} holds stage {ck['stage_name']!r} iteration {ck['iteration']}, the last checkpoint whose weights "
+            "gave a finite loss (lower the learning rate before resuming from it)")
 
 @patch
 def load_checkpoint(self: Trainer, path):
@@ -418,6 +445,7 @@ def load_checkpoint(self: Trainer, path):
         warnings.warn(f"{path} was saved by {len(rngs)} process(es), this run has {self.env.world_size}: "
                       "the random states cannot all be restored, so the run will not repeat the original exactly")
     set_rng_state(rngs[r if r < len(rngs) else 0])
+    self.saved_at = self.global_iteration
 
 # %% ../nbs/07_trainer.ipynb #a4b6bf62
 class Checkpoint(Callback):
@@ -646,12 +674,14 @@ class CSVLogger(Callback):
         self._write(rows, 'w')
 
     def _write(self, rows, mode='a'):
-        new = mode == 'w' or not self.path.exists()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, mode, newline='') as f:
-            w = csv.DictWriter(f, _CSV_FIELDS)
-            if new: w.writeheader()
-            w.writerows(rows)
+        "Append `rows` (mode 'a'), or replace the whole log with them atomically (mode 'w')."
+        def write(path, mode):
+            with open(path, mode, newline='') as f:
+                w = csv.DictWriter(f, _CSV_FIELDS)
+                if mode == 'w': w.writeheader()
+                w.writerows(rows)
+        if mode == 'w' or not self.path.exists(): atomic_write(self.path, lambda tmp: write(tmp, 'w'))
+        else: write(self.path, 'a')
 
     def after_batch(self, t: Trainer):
         if not t.is_main: return
