@@ -45,14 +45,14 @@ def read_checkpoint(path,                     # a .pth/.pt/.ckpt (PyTorch) or .s
     try: return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
         msg = str(e)
-        unsafe = re.search(r'Unsupported global: GLOBAL ([\w.]+)', msg)
+        unsafe = re.search(r'unsupported global:? (?:GLOBAL )?([\w.]+)', msg, re.IGNORECASE)   # both of PyTorch's wordings
         if unsafe:
             raise CheckpointError(
                 f"{path}: refused to load: the file contains the Python object `{unsafe.group(1)}`, and unpickling it "
                 "could run arbitrary code. fasr_nb only reads tensors and plain containers (torch.load with "
                 "weights_only=True). If you trust the file, load it yourself and re-save its tensors with `save_weights`.") from None
         if 'WeightsUnpickler error' in msg:
-            detail = msg.split('WeightsUnpickler error:')[-1].split('\n\n')[0].strip().replace('\n', ' ')
+            detail = next((s.strip().replace('\n', ' ') for s in msg.split('WeightsUnpickler error:')[-1].split('\n\n') if s.strip()), '')
             raise CheckpointError(f"{path}: refused to load: not a plain tensor checkpoint (corrupt, or a pickle that the "
                                   f"safe loader, torch.load with weights_only=True, cannot read: {detail})") from None
         raise CheckpointError(f"{path}: not a readable PyTorch weights file (corrupt or truncated?): "

@@ -67,5 +67,6 @@ def error_line(command: str, e: BaseException) -> str:
         return f"fasr {command}: the package {e.name!r} is not installed. Install it (pip install {e.name.split('.')[0]}) and run it again."
     text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
     text = ' '.join(line.strip() for line in str(text).splitlines() if line.strip()) or type(e).__name__
-    known = isinstance(e, (ValueError, KeyError, OSError, RuntimeError)) and type(e).__module__ in ('builtins', 'fasr_nb.trainer')
+    mod = type(e).__module__   # fasr_nb's own errors, and the plain ones it raises, carry a finished message
+    known = mod.startswith('fasr_nb') or (mod == 'builtins' and isinstance(e, (ValueError, KeyError, OSError)))
     return f"fasr {command}: {text}" + ('' if known else f" ({type(e).__name__}; --debug or FASR_DEBUG=1 shows the traceback)")

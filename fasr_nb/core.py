@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #c27bbadc
 from __future__ import annotations
-import math, os, random, secrets, tempfile
+import errno, math, os, random, secrets, tempfile
 from pathlib import Path
 
 import cv2
@@ -27,7 +27,15 @@ def set_seed(seed: int = 0):  # the one seed for Python, NumPy and PyTorch (all 
 def get_device(device: str | torch.device | None = None  # 'cpu', 'cuda', 'cuda:1', ...; None picks the best available
               ) -> torch.device:
     "The device to run on: `device` if given, else CUDA, then Apple's MPS, then the CPU."
-    if device is not None: return torch.device(device)
+    if device is not None:
+        try: dev = torch.device(device)
+        except (RuntimeError, TypeError, ValueError): raise ValueError(f"device {device!r}: not a device (cpu, cuda, cuda:N or mps)") from None
+        if dev.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"device {device!r}: no CUDA GPU is usable here; use cpu")
+        if dev.type == 'cuda' and (dev.index or 0) >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r}: there are only {torch.cuda.device_count()} CUDA GPUs (cuda:0 to cuda:{torch.cuda.device_count() - 1})")
+        if dev.type == 'mps' and not (getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available()):
+            raise ValueError(f"device {device!r}: Apple's MPS is not available here; use cpu")
+        return dev
     if torch.cuda.is_available(): return torch.device('cuda')
     if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
     return torch.device('cpu')
@@ -144,7 +152,10 @@ def atomic_write(path,     # the file to create or replace
                 ) -> Path:
     "Write `path` all at once: `write` fills a temporary file beside it, which is flushed and renamed over `path`."
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try: path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):    # a part of the folder's path is a file
+        blocker = next(p for p in reversed(path.parents) if p.exists() and not p.is_dir())
+        raise NotADirectoryError(errno.ENOTDIR, 'Not a directory', str(blocker)) from None
     remove_stale_temps(path.parent)
     tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}"
     os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))   # the umask applies, as to any new file

@@ -4,8 +4,9 @@
 
 # %% ../nbs/06_data.ipynb #47cd5b2c
 from __future__ import annotations
-import argparse, hashlib, http.client, json, os, stat, tarfile, time, urllib.error, urllib.request, warnings, zipfile
+import argparse, hashlib, http.client, json, os, shutil, socket, stat, tarfile, time, urllib.error, urllib.request, warnings, zipfile
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +17,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, get_worker_info
 from tqdm.auto import tqdm
 
-from .core import IMAGE_EXTENSIONS, atomic_write, imresize, modcrop, read_image, write_image
+from .core import IMAGE_EXTENSIONS, atomic_write, imresize, int_at_least, modcrop, read_image, write_image
 
 # %% auto #0
 __all__ = ['BUNDLED_PHOTOS', 'DATASETS', 'to_rgb', 'bicubic_lr', 'paired_random_crop', 'augment_pair', 'PairedImageDataset',
@@ -416,10 +417,14 @@ def download_file(url: str,              # http(s) address
         except urllib.error.HTTPError as e:
             if e.code in (400, 401, 403, 404, 410): raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from e
             err = e
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as e: err = e
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
+            if isinstance(getattr(e, 'reason', None), socket.gaierror):   # no name resolution: no network, retrying will not help
+                raise DownloadError(f"{url}: cannot resolve its host ({e.reason.strerror}): no network? Download it yourself and "
+                                    f"put it at {dst}, then run again" + (f" ({part} is kept)" if part.exists() else '')) from e
+            err = e
         if attempt == retries:
             raise DownloadError(f"{url}: still failing after {retries} retries ({type(err).__name__}: {err}); "
-                                f"{part} is kept and the next run resumes from it") from err
+                                f"{part} is kept and the next run resumes from it (or put the whole file at {dst} yourself)") from err
         time.sleep(retry_wait * 2 ** attempt)
     try: _verify(part, url, sha256, md5, size)
     except ChecksumError as e:
@@ -432,30 +437,52 @@ def download_file(url: str,              # http(s) address
 class UnsafeArchiveError(ValueError):
     "An archive member that would be written outside the target folder, or is a link or device."
 
+@contextmanager
+def _archive_entries(archive: Path):
+    "(name, is_dir, size, open) of every member of a zip or tar archive, links and devices refused; the archive open meanwhile."
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as z:
+            for m in z.infolist():
+                if stat.S_ISLNK(m.external_attr >> 16): raise UnsafeArchiveError(f"{archive}: member {m.filename!r} is a symbolic link")
+            yield [(m.filename, m.is_dir(), m.file_size, lambda m=m: z.open(m)) for m in z.infolist()]
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as t:
+            for m in t.getmembers():
+                if not (m.isfile() or m.isdir()): raise UnsafeArchiveError(f"{archive}: member {m.name!r} is a link or special file")
+            yield [(m.name, m.isdir(), m.size, lambda m=m: t.extractfile(m)) for m in t.getmembers()]
+    else: raise ValueError(f"{archive}: not a zip or tar archive")
+
+def _same_bytes(path: Path, size: int, open_member) -> bool:
+    "Whether the file at `path` holds exactly the archive member's bytes."
+    if path.stat().st_size != size: return False
+    with open(path, 'rb') as a, open_member() as b:
+        while True:
+            x, y = a.read(1 << 20), b.read(1 << 20)
+            if x != y: return False
+            if not x: return True
+
 def extract_archive(archive,  # a .zip or .tar(.gz/.bz2/.xz) file
                     dest,     # folder to extract into (created)
                     progress: bool = True) -> Path:
-    "Extract a zip or tar archive into `dest`, refusing members that escape it (path traversal, links, devices)."
+    "Extract an archive into `dest`: nothing escapes it, no file that differs is replaced, every file appears whole or not at all."
     archive, dest = Path(archive), Path(dest); dest.mkdir(parents=True, exist_ok=True); root = dest.resolve()
-    def check(name):
-        if not (root / name).resolve().is_relative_to(root):
-            raise UnsafeArchiveError(f"{archive}: member {name!r} would be written outside {dest}; nothing was extracted")
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as z:
-            members = z.infolist()
-            for m in members:
-                check(m.filename)
-                if stat.S_ISLNK(m.external_attr >> 16): raise UnsafeArchiveError(f"{archive}: member {m.filename!r} is a symbolic link")
-            for m in tqdm(members, desc=f'extracting {archive.name}', disable=not progress, leave=False): z.extract(m, dest)
-    elif tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as t:
-            members = t.getmembers()
-            for m in members:
-                check(m.name)
-                if not (m.isfile() or m.isdir()): raise UnsafeArchiveError(f"{archive}: member {m.name!r} is a link or special file")
-            kw = {'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}
-            for m in tqdm(members, desc=f'extracting {archive.name}', disable=not progress, leave=False): t.extract(m, dest, **kw)
-    else: raise ValueError(f"{archive}: not a zip or tar archive")
+    with _archive_entries(archive) as entries:
+        for name, *_ in entries:
+            if not (root / name).resolve().is_relative_to(root):
+                raise UnsafeArchiveError(f"{archive}: member {name!r} would be written outside {dest}; nothing was extracted")
+        differ = [str(dest / name) for name, is_dir, size, open_ in entries
+                  if not is_dir and (dest / name).exists() and not ((dest / name).is_file() and _same_bytes(dest / name, size, open_))]
+        if differ:
+            raise FileExistsError(f"{archive}: extracting it would replace {len(differ)} file(s) that differ from the archive's: "
+                                  f"{', '.join(differ[:4])}{' ...' if len(differ) > 4 else ''}; move or delete them, then run again "
+                                  "(nothing was extracted)")
+        for name, is_dir, size, open_ in tqdm(entries, desc=f'extracting {archive.name}', disable=not progress, leave=False):
+            target = dest / name
+            if is_dir: target.mkdir(parents=True, exist_ok=True)
+            elif not target.exists():                      # present already: the same bytes, from an earlier extraction
+                def write(tmp, open_=open_):
+                    with open_() as src, open(tmp, 'wb') as f: shutil.copyfileobj(src, f, 1 << 20)
+                atomic_write(target, write)
     return dest
 
 # %% ../nbs/06_data.ipynb #a8a9fba8
@@ -531,7 +558,7 @@ def prepare_cli(argv: list[str] | None = None) -> int:
                                 "MATLAB-bicubic LR images for DIV2K and the SR benchmark sets.")
     p.add_argument('datasets', nargs='*', help=f"one or more of: {', '.join(DATASETS)}")
     p.add_argument('--root', default='data/datasets', help='where datasets live (default data/datasets)')
-    p.add_argument('--scales', type=int, nargs='+', default=[4], help='LR scales to make (default 4)')
+    p.add_argument('--scales', type=int_at_least(2), nargs='+', default=[4], help='LR scales to make (default 4)')
     p.add_argument('--no-download', action='store_true', help='use only archives already in ROOT/downloads')
     p.add_argument('--list', action='store_true', help='list the known datasets and their sources')
     p.add_argument('--quiet', action='store_true', help='no progress bars')

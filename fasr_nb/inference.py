@@ -243,6 +243,8 @@ def plan_outputs(files: list[Path],        # the input files
                 ) -> list[Path]:
     "Every input's output path, checked before anything is written: no output replaces a file unless `overwrite`."
     if not files: raise FileNotFoundError("no input images (folders are searched for " + ', '.join(IMAGE_EXTENSIONS) + " files)")
+    if ext and '.' + ext.lstrip('.').lower() not in IMAGE_EXTENSIONS:
+        raise ValueError(f"output format {ext!r} is not one of {', '.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)}")
     dsts = [Path(out_dir) / f"{src.stem}{suffix}{'.' + ext.lstrip('.') if ext else src.suffix}" for src in files]
     inputs = {src.resolve(): src for src in files}
     twice, replaced, first = [], [], {}
@@ -287,6 +289,7 @@ def upscale_files(model: nn.Module,        # the generator
 # %% ../nbs/08_inference.ipynb #c8827174
 def upscale_cli(argv: list[str] | None = None) -> int:
     "`fasr upscale`: upscale image files and folders with a generator checkpoint; returns the exit status."
+    from fasr_nb.cli import error_line
     p = argparse.ArgumentParser(prog='fasr upscale', description="Upscale images with a trained generator (any RRDB "
         "checkpoint layout). Gray, RGB and RGBA, 8 and 16 bits; large images in blended tiles.")
     p.add_argument('inputs', nargs='+', metavar='INPUT', help='image files and/or folders of images')
@@ -312,14 +315,14 @@ def upscale_cli(argv: list[str] | None = None) -> int:
         model = load_model(a.weights, device=a.device, extractor=a.extractor)
         precision_context(a.precision, _model_device(model))   # refuse fp16 on the CPU before the first image
     except Exception as e:
-        print(f"fasr upscale: {e}", file=sys.stderr); return 2
+        print(error_line('upscale', e), file=sys.stderr); return 1
     try:
         written, errors = upscale_files(model, a.inputs, a.output, suffix=a.suffix, ext=a.ext, verbose=not a.quiet,
                                         overwrite=a.overwrite, tile=a.tile or None, tile_pad=a.tile_pad,
                                         tile_overlap=a.tile_overlap, precision=a.precision, channels_last=a.channels_last,
                                         alpha=a.alpha, pre_pad=a.pre_pad, progress=not a.quiet)
     except (FileExistsError, FileNotFoundError, ValueError) as e:   # the plan was refused: nothing was written
-        print(f"fasr upscale: {e}", file=sys.stderr); return 1
+        print(error_line('upscale', e), file=sys.stderr); return 1
     print(f"fasr upscale: {len(written)} image(s) written to {a.output}" + (f", {len(errors)} failed:" if errors else ''))
-    for _, msg in errors: print(f"  {msg}", file=sys.stderr)
+    for _, msg in errors: print(f"fasr upscale: {msg}", file=sys.stderr)   # one line per failed image
     return 1 if errors else 0

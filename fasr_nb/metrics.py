@@ -350,6 +350,7 @@ def evaluate(sr_dir,                               # folder of super-resolved im
 # %% ../nbs/05_metrics.ipynb #ff8d8d1c
 def evaluate_cli(argv: Sequence[str] | None = None) -> int:
     "`fasr evaluate`: print the metrics of a folder of SR images against a folder of HR images."
+    from fasr_nb.cli import error_line
     p = argparse.ArgumentParser(prog='fasr evaluate', description="PSNR/SSIM/RMSE/LPIPS/NIQE/Ma/PI of SR images against HR images "
                                 "(paired by file name), with the paper's protocol by default: Y channel, 4-pixel border cropped.")
     p.add_argument('sr_dir', help='folder of super-resolved images')
@@ -377,7 +378,7 @@ def evaluate_cli(argv: Sequence[str] | None = None) -> int:
         res = evaluate(a.sr_dir, a.hr_dir, a.metrics, a.crop_border, a.y_channel, a.lpips_version, a.ma_model,
                        a.sr_suffix, a.device, progress=not a.no_progress)
     except (ValueError, FileNotFoundError) as e:
-        print(f"fasr evaluate: error: {e}", file=sys.stderr); return 1
+        print(error_line('evaluate', e), file=sys.stderr); return 1
     print(res.table())
     if a.csv: print(f"wrote {res.to_csv(a.csv)}")
     return 0

@@ -22,16 +22,16 @@ from .sharing import (SharedExtractor, SRResExtractor, SharedGenerator, SharedDi
                              generator_parameters, discriminator_parameters, count_parameters)
 from .losses import GeneratorObjective, DiscriminatorObjective, PerceptualLoss, OBJECTIVE_WEIGHTS
 from .data import PairedImageDataset, bundled_training_images, set5_dir
-from .trainer import (Callback, Trainer, Stage, stream_loader, init_distributed, DistEnv, MixedPrecision, ChannelsLast,
+from .trainer import (CHECKPOINT_FORMAT, Callback, Trainer, Stage, stream_loader, init_distributed, DistEnv, MixedPrecision, ChannelsLast,
                              EMA, Validate, Checkpoint, CSVLogger, TensorBoardLogger, ProgressBar, StageTimeLimit, NonFiniteLossError,
                              validate, fastest_precision, _mix_seed)
 
 # %% auto #0
 __all__ = ['NETWORKS', 'RESUME_FREE', 'recipes_dir', 'list_recipes', 'get_dotted', 'set_dotted', 'parse_set', 'Recipe',
-           'deep_merge', 'check_recipe', 'load_recipe', 'make_network', 'build_networks', 'pretrained_path',
-           'build_objective', 'resolve_precision', 'ChannelShuffle', 'build_data', 'build', 'recipe_changes',
-           'run_lock', 'train', 'train_cli', 'read_official_json', 'recipe_from_official', 'score_map', 'demo',
-           'demo_cli']
+           'deep_merge', 'check_recipe', 'check_values', 'load_recipe', 'make_network', 'build_networks',
+           'pretrained_path', 'build_objective', 'resolve_precision', 'ChannelShuffle', 'build_data', 'build',
+           'recipe_changes', 'run_lock', 'train', 'train_cli', 'read_official_json', 'recipe_from_official',
+           'score_map', 'demo', 'demo_cli']
 
 # %% ../nbs/07a_recipes.ipynb #28160d40
 def recipes_dir() -> Path:
@@ -174,6 +174,41 @@ def _resolve(name_or_path, seen=()) -> dict:
     for k, v in (r.get('set') or {}).items(): set_dotted(merged, k, v)
     return merged
 
+def _number(r, key: str, lo=None, hi=None, integer: bool = False, strict_lo: bool = False, null: bool = False):
+    "Check the value at dotted `key`: a number (an integer if asked) in [lo, hi] (lo excluded if `strict_lo`)."
+    try: v = get_dotted(r, key)
+    except KeyError: return
+    if v is None and null: return
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (not integer or float(v).is_integer())
+    if ok and lo is not None: ok = v > lo if strict_lo else v >= lo
+    if ok and hi is not None: ok = v < hi
+    if not ok:
+        want = ('a whole number' if integer else 'a number') + (f" {'>' if strict_lo else '>='} {lo}" if lo is not None else '') + \
+               (f" and < {hi}" if hi is not None else '') + (' (or null)' if null else '')
+        raise ValueError(f"recipe key {key}: {v!r} is not {want}")
+
+def check_values(r: dict) -> dict:
+    "Raise a ValueError naming any numeric recipe value out of its range (a batch of 0, a negative rate, a patch the scale does not divide)."
+    _number(r, 'scale', 1, integer=True); _number(r, 'seed', 0, integer=True)
+    for k in ('batch', 'bn_groups'): _number(r, f'train.{k}', 1, integer=True)
+    _number(r, 'train.patch', 1, integer=True)
+    for k in ('log_every', 'save_every'): _number(r, f'train.{k}', 0, integer=True)
+    _number(r, 'val.every', 0, integer=True); _number(r, 'data.num_workers', 0, integer=True)
+    _number(r, 'train.ema', 0, 1, null=True)
+    scale = r.get('scale', 4)
+    for i, s in enumerate(r.get('stages') or []):
+        at = f"stages.{s.get('name', i)}"
+        _number(r, f'{at}.iterations', 0, integer=True)
+        for k in ('lr_g', 'lr_d', 'gamma', 'max_minutes'): _number(r, f'{at}.{k}', 0, strict_lo=True, null=k == 'max_minutes')
+        for k in ('batch', 'patch'): _number(r, f'{at}.{k}', 1, integer=True)
+        ms = s.get('milestones') or []
+        if not isinstance(ms, list) or not all(isinstance(m, int) and not isinstance(m, bool) and m >= 0 for m in ms):
+            raise ValueError(f"recipe key {at}.milestones: {ms!r} is not a list of whole numbers >= 0")
+        patch = s.get('patch', (r.get('train') or {}).get('patch'))
+        if isinstance(patch, int) and isinstance(scale, int) and patch % scale:
+            raise ValueError(f"recipe {r.get('name')}: the HR patch {patch} of stage {s.get('name', i)!r} is not a multiple of the scale {scale}")
+    return r
+
 def load_recipe(name_or_path,            # a shipped recipe's name ('fasrgan', ...) or a YAML file
                 overrides=None           # {'dotted.key': value} or ['dotted.key=value', ...], applied last
                ) -> Recipe:
@@ -186,7 +221,7 @@ def load_recipe(name_or_path,            # a shipped recipe's name ('fasrgan', .
         for k, v in (r.get('official_set') or {}).items(): set_dotted(r, k, v)
         for k, v in over.items(): set_dotted(r, k, v)
     r.pop('base', None)
-    return Recipe(check_recipe(r))
+    return Recipe(check_values(check_recipe(r)))
 
 # %% ../nbs/07a_recipes.ipynb #79fd03f7
 NETWORKS = {c.__name__: c for c in (RRDBNet, SRResNet, VGGStyleDiscriminator, UNetDiscriminator, SRGANDiscriminator,
@@ -362,10 +397,17 @@ def build(r: Recipe,                   # a loaded recipe
     return dict(net_g=net_g, net_d=net_d, stages=stages, val_ds=val_ds, cbs=cbs, env=env)
 
 # %% ../nbs/07a_recipes.ipynb #d178f6de
-def _saved_recipe(path: Path) -> dict | None:
+def _saved_recipe(path: Path, strict: bool = False) -> dict | None:
+    "The recipe saved in a training checkpoint; `strict`: an unreadable or foreign file is an error (else None)."
     from fasr_nb.checkpoints import read_checkpoint
-    try: return read_checkpoint(path).get('extra', {}).get('recipe')
-    except Exception: return None
+    try: ck = read_checkpoint(path)
+    except Exception:
+        if strict: raise
+        return None
+    if strict and (not isinstance(ck, dict) or ck.get('format') != CHECKPOINT_FORMAT):
+        raise ValueError(f"{path}: not a fasr_nb training checkpoint (a generator's weights? start a new run with "
+                         "networks.pretrained set to it instead of --resume)")
+    return ck.get('extra', {}).get('recipe') if isinstance(ck, dict) else None
 
 RESUME_FREE = ('description', 'stages.*.iterations', 'stages.*.max_minutes', 'val.*', 'train.log_every', 'train.save_every',
                'data.num_workers', 'data.val.*')   # what a resume may change without asking
@@ -436,7 +478,7 @@ def train(recipe,                  # a recipe name, YAML file or Recipe
     env = init_distributed(device)
     run_dir = Path(run_dir or Path('runs') / r.name)
     latest = run_dir / 'latest.pth'
-    with run_lock(run_dir) if env.is_main else nullcontext():
+    def which_checkpoint():   # checked before the lock (a refused run creates nothing) and again under it
         if resume is True or resume == 'auto':
             if not latest.exists() and resume is True:
                 raise FileNotFoundError(f"{run_dir}: no checkpoint (latest.pth) to resume; leave out --resume to start a new run there")
@@ -444,16 +486,19 @@ def train(recipe,                  # a recipe name, YAML file or Recipe
         else: ckpt = Path(resume) if resume else None
         if ckpt is None and latest.exists():
             raise FileExistsError(f"{run_dir} already holds a run (latest.pth): continue it with --resume, or choose another --run-dir")
-        changes = []
-        if ckpt is not None:
-            if not ckpt.exists(): raise FileNotFoundError(f"{ckpt}: no such checkpoint to resume from")
-            saved = _saved_recipe(ckpt)
-            if saved:   # the first run's measured choices, so the continuation computes exactly as it did
-                r.train['precision'], r.train['channels_last'] = saved['train']['precision'], saved['train']['channels_last']
-                changes = recipe_changes(saved, r)
-                if changes and not allow_changes:
-                    raise ValueError(f"{ckpt}: the recipe differs from the run's: " + '; '.join(f"{k}: {old!r} -> {new!r}" for k, old, new in changes)
-                                     + ". Resume with the run's own values, or pass --allow-changes (allow_changes=True) to apply these")
+        if ckpt is not None and not ckpt.exists(): raise FileNotFoundError(f"{ckpt}: no such checkpoint to resume from")
+        return ckpt
+    ckpt, changes = which_checkpoint(), []
+    if ckpt is not None:
+        saved = _saved_recipe(ckpt, strict=True)
+        if saved:   # the first run's measured choices, so the continuation computes exactly as it did
+            r.train['precision'], r.train['channels_last'] = saved['train']['precision'], saved['train']['channels_last']
+            changes = recipe_changes(saved, r)
+            if changes and not allow_changes:
+                raise ValueError(f"{ckpt}: the recipe differs from the run's: " + '; '.join(f"{k}: {old!r} -> {new!r}" for k, old, new in changes)
+                                 + ". Resume with the run's own values, or pass --allow-changes (allow_changes=True) to apply these")
+    with run_lock(run_dir) if env.is_main else nullcontext():
+        if which_checkpoint() != ckpt: raise FileExistsError(f"{run_dir}: another run changed this folder meanwhile; look at it and run again")
         b = build(r, env, progress=progress)
         if env.is_main:
             print(f"{r.name}: {env.world_size} process(es) on {env.device}, global batch {r.train['batch']}, precision "
@@ -495,7 +540,8 @@ def train_cli(argv=None) -> int:
         train(a.recipe, overrides, run_dir=a.run_dir, resume=a.resume, device=a.device, progress=not a.no_progress,
               allow_changes=a.allow_changes)
     except (NonFiniteLossError, FileExistsError, FileNotFoundError, KeyError, ValueError) as e:
-        print(f"fasr train: {e}", file=sys.stderr); return 1
+        from fasr_nb.cli import error_line
+        print(error_line('train', e), file=sys.stderr); return 1
     return 0
 
 # %% ../nbs/07a_recipes.ipynb #a1f558ca
@@ -690,5 +736,6 @@ def demo_cli(argv=None) -> int:
     a = p.parse_args(argv)
     try: demo(a.run_dir, a.set, a.device, a.fresh, not a.no_progress, not a.no_niqe)
     except (NonFiniteLossError, FileExistsError, FileNotFoundError, KeyError, ValueError) as e:
-        print(f"fasr demo: {e}", file=sys.stderr); return 1
+        from fasr_nb.cli import error_line
+        print(error_line('demo', e), file=sys.stderr); return 1
     return 0
