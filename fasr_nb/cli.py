@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 _OS_ADVICE = {  # errno: what to do
     errno.ENOSPC: "free some space and run it again (files written before are intact)",
     errno.EDQUOT: "free some space and run it again (files written before are intact)",
+    errno.EFBIG: "a limit on file sizes stopped it (ulimit -f): raise the limit (files written before are intact)",
     errno.EACCES: "check its permissions, or choose another path",
     errno.EPERM: "check its permissions, or choose another path",
     errno.EROFS: "it is on a read-only file system: choose another path",

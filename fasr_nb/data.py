@@ -273,10 +273,16 @@ def extract_subimages(src_dir,             # folder of large images
                       step: int = 240,     # stride between sub-images
                       thresh: int = 0,     # remainder (pixels) above which a last crop flush with the border is added
                       workers: int | None = None,  # threads (OpenCV's encoding releases the GIL); default min(4, CPUs)
+                      overwrite: bool = False,  # replace sub-images of these images already in dst_dir
                       progress: bool = True) -> dict:
     "Cut every image of `src_dir` into crop x crop sub-images `NAME_sNNN.png` in `dst_dir` (atomic writes)."
     files, dst = _image_files(src_dir), Path(dst_dir)
     if step < 1 or crop < 1: raise ValueError(f"crop and step must be positive, got crop={crop}, step={step}")
+    stems = {f.stem for f in files}
+    there = sorted(p.name for p in dst.glob('*_s[0-9][0-9][0-9].png') if p.stem[:-5] in stems) if dst.is_dir() else []
+    if there and not overwrite:
+        raise FileExistsError(f"{dst} holds {len(there)} sub-image(s) of these images already ({', '.join(there[:3])}"
+                              f"{' ...' if len(there) > 3 else ''}); nothing was written: choose another folder, or --overwrite to cut again")
     dst.mkdir(parents=True, exist_ok=True)
     workers = workers or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(workers) as ex:
@@ -292,15 +298,16 @@ def subimages_cli(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog='fasr subimages', description="Cut large training images (e.g. DIV2K) into "
                                 "overlapping sub-images NAME_sNNN.png, as BasicSR's extract_subimages.py.")
     p.add_argument('src', help='folder of images'); p.add_argument('dst', help='output folder')
-    p.add_argument('--crop', type=int, default=480, help='sub-image side in pixels (default 480)')
-    p.add_argument('--step', type=int, default=240, help='stride in pixels (default 240)')
-    p.add_argument('--thresh', type=int, default=0, help='add a last crop flush with the border when the remainder exceeds this (default 0)')
-    p.add_argument('--workers', type=int, default=None, help='threads (default: min(4, CPUs))')
+    p.add_argument('--crop', type=int_at_least(1), default=480, help='sub-image side in pixels (default 480)')
+    p.add_argument('--step', type=int_at_least(1), default=240, help='stride in pixels (default 240)')
+    p.add_argument('--thresh', type=int_at_least(0), default=0, help='add a last crop flush with the border when the remainder exceeds this (default 0)')
+    p.add_argument('--workers', type=int_at_least(1), default=None, help='threads (default: min(4, CPUs))')
+    p.add_argument('--overwrite', action='store_true', help='replace sub-images of these images already in DST')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     a = p.parse_args(argv)
     with warnings.catch_warnings():   # the skipped images are listed below
         warnings.simplefilter('ignore')
-        s = extract_subimages(a.src, a.dst, a.crop, a.step, a.thresh, a.workers, progress=not a.quiet)
+        s = extract_subimages(a.src, a.dst, a.crop, a.step, a.thresh, a.workers, a.overwrite, progress=not a.quiet)
     sk = s['skipped']
     print(f"{s['images']} images -> {s['subimages']} sub-images in {a.dst}" +
           (f"; {len(sk)} smaller than {a.crop}x{a.crop} skipped: {', '.join(sk[:10])}{' ...' if len(sk) > 10 else ''}" if sk else ''))
