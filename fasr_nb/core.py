@@ -14,9 +14,9 @@ from torch import Tensor
 
 # %% auto #0
 __all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'set_seed', 'get_device', 'int_at_least', 'ImageReadError', 'ImageTooLargeError',
-           'image_bit_depth', 'read_image', 'remove_stale_temps', 'atomic_write', 'to_uint', 'write_image', 'rgb2ycbcr',
-           'rgb2y', 'ycbcr2rgb', 'cubic', 'resize_matrix', 'imresize', 'modcrop', 'weights_dir', 'find_weights',
-           'backbone_weights', 'show_images']
+           'image_bit_depth', 'list_images', 'read_image', 'remove_stale_temps', 'atomic_write', 'to_uint',
+           'write_image', 'rgb2ycbcr', 'rgb2y', 'ycbcr2rgb', 'cubic', 'resize_matrix', 'imresize', 'modcrop',
+           'weights_dir', 'find_weights', 'backbone_weights', 'show_images']
 
 # %% ../nbs/00_core.ipynb #770fc4f2
 def set_seed(seed: int = 0):  # the one seed for Python, NumPy and PyTorch (all devices)
@@ -110,6 +110,14 @@ def _read_array(path, orient: bool = True, max_pixels: int | None = None) -> np.
 def image_bit_depth(path) -> int:
     "8 or 16: the bits per sample of the image file at `path`."
     return 16 if _read_array(path).dtype == np.uint16 else 8
+
+def list_images(folder) -> list[Path]:
+    "The image files of `folder`, sorted by name, hidden files (e.g. `._name.png` forks) left out; an error if there are none."
+    folder = Path(folder)
+    if not folder.is_dir(): raise FileNotFoundError(f"{folder}: no such folder")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith('.'))
+    if not files: raise FileNotFoundError(f"{folder}: no images in this folder (looked for {', '.join(IMAGE_EXTENSIONS)})")
+    return files
 
 def read_image(path,
                orient: bool = True,           # turn the image upright as its EXIF orientation says (False: pixels as stored)

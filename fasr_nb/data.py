@@ -17,7 +17,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, get_worker_info
 from tqdm.auto import tqdm
 
-from .core import IMAGE_EXTENSIONS, atomic_write, imresize, int_at_least, modcrop, read_image, write_image
+from .core import IMAGE_EXTENSIONS, atomic_write, imresize, int_at_least, list_images, modcrop, read_image, write_image
 
 # %% auto #0
 __all__ = ['BUNDLED_PHOTOS', 'DATASETS', 'to_rgb', 'bicubic_lr', 'paired_random_crop', 'augment_pair', 'PairedImageDataset',
@@ -94,15 +94,6 @@ def augment_pair(lr: Tensor,  # (..., h, w)
     return tfm(lr), tfm(hr)
 
 # %% ../nbs/06_data.ipynb #181b999c
-def _image_files(folder) -> list[Path]:
-    "The image files of `folder`, sorted; clear errors when the folder is missing or holds no images."
-    folder = Path(folder)
-    if not folder.is_dir(): raise FileNotFoundError(f"{folder}: no such folder")
-    files = sorted(p for p in folder.iterdir()
-                   if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith('.'))
-    if not files: raise FileNotFoundError(f"{folder}: no images in this folder (looked for {', '.join(IMAGE_EXTENSIONS)})")
-    return files
-
 def _image_size(path: Path) -> tuple[int, int]:
     "(H, W) of an image file from its header (Pillow), falling back to reading it (which names the file on failure)."
     from PIL import Image
@@ -113,7 +104,7 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 def _match_lr(hr_files: list[Path], lr_dir, scale: int) -> list[Path]:
     "The LR partner of each HR file: same stem, or stem + 'x{scale}' (EDSR/DIV2K naming)."
-    lr_by_stem = {p.stem.lower(): p for p in _image_files(lr_dir)}
+    lr_by_stem = {p.stem.lower(): p for p in list_images(lr_dir)}
     pairs, missing = [], []
     for f in hr_files:
         s = f.stem.lower()
@@ -148,7 +139,7 @@ class PairedImageDataset(Dataset):
         if repeat < 1: raise ValueError(f"repeat must be >= 1, got {repeat}")
         self.scale, self.patch_size, self.augment, self.repeat, self.generator = scale, patch_size, augment, repeat, generator
         if isinstance(hr, (str, os.PathLike)):                      # files
-            hr_files = _image_files(hr)
+            hr_files = list_images(hr)
             if lr is not None and not isinstance(lr, (str, os.PathLike)): raise TypeError("with an HR folder, `lr` must be a folder or None")
             lr_files = _match_lr(hr_files, lr, scale) if lr is not None else [None] * len(hr_files)
             self.items = [dict(name=h.stem, hr=h, lr=l, hr_size=_image_size(h), lr_size=l and _image_size(l))
@@ -276,7 +267,7 @@ def extract_subimages(src_dir,             # folder of large images
                       overwrite: bool = False,  # replace sub-images of these images already in dst_dir
                       progress: bool = True) -> dict:
     "Cut every image of `src_dir` into crop x crop sub-images `NAME_sNNN.png` in `dst_dir` (atomic writes)."
-    files, dst = _image_files(src_dir), Path(dst_dir)
+    files, dst = list_images(src_dir), Path(dst_dir)
     if step < 1 or crop < 1: raise ValueError(f"crop and step must be positive, got crop={crop}, step={step}")
     stems = {f.stem for f in files}
     there = sorted(p.name for p in dst.glob('*_s[0-9][0-9][0-9].png') if p.stem[:-5] in stems) if dst.is_dir() else []
@@ -499,7 +490,7 @@ def make_lr_folder(hr_dir,             # folder of HR images
                    overwrite: bool = False,  # remake LR files that exist already
                    progress: bool = True) -> int:
     "Write `bicubic_lr(HR, scale)` of every image of `hr_dir` as `lr_dir/NAMEx{scale}.png`; returns the number written."
-    files, lr_dir, n = _image_files(hr_dir), Path(lr_dir), 0
+    files, lr_dir, n = list_images(hr_dir), Path(lr_dir), 0
     for f in tqdm(files, desc=f'LR x{scale}', disable=not progress, leave=False):
         out = lr_dir / f'{f.stem}x{scale}.png'
         if out.exists() and not overwrite: continue

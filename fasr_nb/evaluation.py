@@ -5,35 +5,29 @@ analysis of Sec. IV-E, computed by code and printed beside the numbers the paper
 
 # %% ../nbs/09_evaluate.ipynb #a337a00d
 from __future__ import annotations
-import html, math, statistics, time
+import argparse, csv, html, math, statistics, sys, time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import torch
 from torch import nn, Tensor
 
-from .core import IMAGE_EXTENSIONS, read_image, imresize, modcrop, get_device
-from .metrics import psnr, ssim, mse, LPIPS
-from .niqe import niqe, ma_score, load_ma_model, perceptual_index
+from . import core
+from .core import atomic_write, get_device, imresize, int_at_least, list_images, modcrop, read_image
 from .rrdb import RRDB, RRDBNet
+from .scoring import METRICS, NA, Scorer, metric_name
 from .sharing import SharedExtractor, SharedGenerator, count_parameters
 
 # %% auto #0
-__all__ = ['PRECISION', 'TABLE_I_METHODS', 'TABLE_I_METRICS', 'TABLE_I', 'PAPER_MODEL_ANALYSIS', 'METRICS', 'NA', 'Table',
-           'paper_table', 'beside', 'quantize', 'lr_from_hr', 'Bicubic', 'sr_images', 'evaluate_method',
-           'evaluate_table', 'tradeoff_points', 'plot_tradeoff', 'paper_generators', 'count_macs', 'time_inference',
-           'model_analysis']
-
-# %% ../nbs/09_evaluate.ipynb #87bdf3b0
-class NA(str):
-    "A table cell that could not be computed; prints as `n/a: <why>`."
-    def __new__(cls, why: str = ''):  # the reason, short: 'needs AlexNet weights'
-        return super().__new__(cls, f"n/a: {why}" if why else "n/a")
-    @property
-    def why(self) -> str: return self[5:] if self.startswith('n/a: ') else ''
+__all__ = ['PRECISION', 'TABLE_I_METHODS', 'TABLE_I_METRICS', 'TABLE_I', 'PAPER_MODEL_ANALYSIS', 'Table', 'paper_table', 'beside',
+           'quantize', 'lr_from_hr', 'Bicubic', 'sr_images', 'evaluate_method', 'evaluate_table', 'EvalResult',
+           'evaluate', 'evaluate_cli', 'tradeoff_points', 'plot_tradeoff', 'paper_generators', 'count_macs',
+           'time_inference', 'model_analysis']
 
 # %% ../nbs/09_evaluate.ipynb #d8943836
-PRECISION = {'PSNR': 2, 'SSIM': 4, 'PI': 4, 'LPIPS': 4, 'NIQE': 4, 'Ma': 4, 'RMSE': 2}  # decimals, as Table I prints them
+PRECISION = {m.label: m.digits for m in METRICS.values()}   # decimals by label, as Table I prints them
 
 def _fmt(v, digits: int | None) -> str:
     if v is None: return ''
@@ -205,13 +199,6 @@ class Bicubic(nn.Module):
     def forward(self, lr: Tensor) -> Tensor: return imresize(lr, self.scale)
 
 # %% ../nbs/09_evaluate.ipynb #72c3f792
-def _image_files(folder: Path) -> list[Path]:
-    folder = Path(folder)
-    if not folder.is_dir(): raise FileNotFoundError(f"{folder}: no such folder")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith('.'))
-    if not files: raise FileNotFoundError(f"{folder}: no image files in it ({', '.join(IMAGE_EXTENSIONS)})")
-    return files
-
 def _match(hr_file: Path, files: list[Path], folder) -> Path:
     "The file in `files` for the HR image `hr_file`: same stem, else the one stem that starts with it."
     same = [p for p in files if p.stem == hr_file.stem]
@@ -229,9 +216,9 @@ def sr_images(method,               # a folder of SR images (str/Path, '{dataset
               dataset: str = '',    # the dataset's name, for '{dataset}' in a folder path
               device=None):         # where a callable method runs (default: CPU; CUDA if available)
     "Yield `(name, sr, hr)` for every HR image: SR and HR as (1,3,H,W) tensors in [0,1], HR cropped to SR's size."
-    hr_files = _image_files(hr_dir)
+    hr_files = list_images(hr_dir)
     if isinstance(method, (str, Path)):
-        folder = Path(str(method).format(dataset=dataset)); files = _image_files(folder)
+        folder = Path(str(method).format(dataset=dataset)); files = list_images(folder)
         for f in hr_files:
             sr, hr = read_image(_match(f, files, folder))[:, :3], read_image(f)[:, :3]
             if sr.shape[-2:] != modcrop(hr, scale).shape[-2:] and sr.shape[-2:] != hr.shape[-2:]:
@@ -240,7 +227,7 @@ def sr_images(method,               # a folder of SR images (str/Path, '{dataset
         return
     if not callable(method): raise TypeError(f"a method is a folder or a callable LR -> SR, got {type(method).__name__}")
     device = get_device(device)
-    lr_files = _image_files(lr_dir) if lr_dir is not None else None
+    lr_files = list_images(lr_dir) if lr_dir is not None else None
     if isinstance(method, nn.Module): method = method.to(device).eval()
     for f in hr_files:
         hr = modcrop(read_image(f)[:, :3], scale)
@@ -251,86 +238,159 @@ def sr_images(method,               # a folder of SR images (str/Path, '{dataset
         yield f.stem, sr, hr
 
 # %% ../nbs/09_evaluate.ipynb #c2b59154
-METRICS = ('PSNR', 'SSIM', 'RMSE', 'NIQE', 'Ma', 'PI', 'LPIPS')   # what evaluate_method can compute
-
-def _resolve_lpips(lpips, notes: list):
-    "An LPIPS module, or an NA: `lpips` is a module, a path to AlexNet weights, or None (look for them locally)."
-    if isinstance(lpips, (nn.Module, NA)): return lpips   # already resolved
-    try: return LPIPS('0.0', weights='imagenet' if lpips is None else lpips, download=False)
-    except FileNotFoundError as e: notes.append(f"LPIPS: {e}"); return NA('needs AlexNet weights')
-
-def _resolve_ma(ma_model, notes: list):
-    "The path of Ma's model (None: the default place), or an NA."
-    if isinstance(ma_model, NA): return ma_model
-    try: load_ma_model(ma_model); return ma_model
-    except FileNotFoundError as e: notes.append(f"Ma/PI: {e}"); return NA('needs ma_model.mat')
-
 def evaluate_method(method,                  # a folder of SR images, or a callable LR -> SR (a generator, `Bicubic()`)
                     hr_dir,                  # the benchmark's HR folder
                     lr_dir=None,             # its LR folder (default: LR made from HR with `lr_from_hr`)
-                    metrics=TABLE_I_METRICS, # any of METRICS
+                    metrics=TABLE_I_METRICS, # names or labels of `fasr_nb.scoring.METRICS`
                     scale: int = 4,          # the SR factor
                     crop_border: int = 4,    # border cropped for PSNR/SSIM/RMSE (the scale, as in the paper)
                     niqe_crop: int = 0,      # border shaved for NIQE/Ma (0: the official script; PIRM: 4)
                     lpips=None,              # an LPIPS module, a path to AlexNet weights, or None (local weights if any)
                     ma_model=None,           # path of Ma's model (default: weights/ma_model.mat if it is there)
                     dataset: str = '',       # the dataset's name (for '{dataset}' in a folder path)
-                    device=None) -> dict:    # where a callable method and LPIPS run
+                    device=None,             # where a callable method and LPIPS run
+                    scorer: Scorer | None = None) -> dict:  # a Scorer to use instead of one made from the arguments above
     "Score one method on one benchmark: {'mean': {metric: value or NA}, 'images': {name: {metric: value}}, 'notes': [...]}."
-    metrics = tuple(metrics); bad = [m for m in metrics if m not in METRICS]
-    if bad: raise ValueError(f"unknown metric(s) {', '.join(bad)}; choose from {', '.join(METRICS)}")
-    notes, na = [], {}
-    if 'LPIPS' in metrics:
-        lp = _resolve_lpips(lpips, notes)
-        if isinstance(lp, NA): na['LPIPS'] = lp
-        else: lp = lp.to(get_device(device)).eval()
-    if {'Ma', 'PI'} & set(metrics):
-        ma_path = _resolve_ma(ma_model, notes)
-        if isinstance(ma_path, NA): na.update({m: ma_path for m in ('Ma', 'PI') if m in metrics})
-    todo = set(metrics) - set(na)
-    if 'PI' in todo: todo |= {'NIQE', 'Ma'}
-    images = {}
-    for name, sr, hr in sr_images(method, hr_dir, lr_dir, scale, dataset, device):
-        r = {}
-        if 'PSNR' in todo: r['PSNR'] = psnr(sr, hr, crop_border, y_channel=True).item()
-        if 'SSIM' in todo: r['SSIM'] = ssim(sr, hr, crop_border, y_channel=True).item()
-        if 'RMSE' in todo: r['RMSE'] = mse(sr, hr, crop_border, y_channel=True).sqrt().item()
-        if 'NIQE' in todo: r['NIQE'] = niqe(sr, crop_border=niqe_crop)
-        if 'Ma' in todo: r['Ma'] = ma_score(sr, crop_border=niqe_crop, model_path=ma_path)
-        if 'PI' in todo: r['PI'] = float(perceptual_index(r['Ma'], r['NIQE']))
-        if 'LPIPS' in todo:
-            dev = next(lp.parameters()).device
-            with torch.no_grad(): r['LPIPS'] = lp(sr.to(dev), hr.to(dev)).item()
-        images[name] = r
-    mean = {}
-    for m in metrics:
-        if m in na: mean[m] = na[m]; continue
-        vals = [r[m] for r in images.values()]
-        mean[m] = math.sqrt(statistics.fmean(v * v for v in vals)) if m == 'RMSE' else statistics.fmean(vals)  # RMSE: sqrt(mean MSE)
-    return dict(mean=mean, images=images, notes=notes)
+    scorer = scorer or Scorer(metrics, crop_border, y_channel=True, niqe_crop=niqe_crop, lpips=lpips, lpips_version='0.0',
+                              ma_model=ma_model, device=get_device(device) if 'lpips' in map(metric_name, metrics) else None,
+                              missing='na')
+    images = {name: scorer(sr, hr) for name, sr, hr in sr_images(method, hr_dir, lr_dir, scale, dataset, device)}
+    return dict(mean=scorer.mean(list(images.values())), images=images, notes=list(scorer.notes))
 
 # %% ../nbs/09_evaluate.ipynb #8426c12f
 def evaluate_table(methods: Mapping,          # {name: folder (may contain '{dataset}') or callable LR -> SR}
                    datasets: Mapping,         # {name: HR folder, or (HR folder, LR folder)}
-                   metrics=TABLE_I_METRICS,   # rows per dataset, any of METRICS, in this order
+                   metrics=TABLE_I_METRICS,   # rows per dataset, names or labels of METRICS, in this order
                    title: str = 'computed',   # the table's title
                    progress: bool = False,    # print a line per (dataset, method) as it is done
-                   **kwargs                   # passed to `evaluate_method` (scale, crop_border, niqe_crop, lpips, ma_model, device)
+                   crop_border: int = 4, niqe_crop: int = 0, lpips=None, ma_model=None, device=None,  # as `evaluate_method`
+                   **kwargs                   # passed to `evaluate_method` (scale)
                   ) -> Table:
-    "Evaluate `methods` on `datasets` and lay the means out as Table I (rows: dataset x metric; columns: methods)."
-    notes = []   # LPIPS's network and Ma's model are looked for once, for the whole table
-    if 'LPIPS' in metrics: kwargs['lpips'] = _resolve_lpips(kwargs.get('lpips'), notes)
-    if {'Ma', 'PI'} & set(metrics): kwargs['ma_model'] = _resolve_ma(kwargs.get('ma_model'), notes)
+    "Evaluate `methods` on `datasets` and lay the means out as Table I (rows: dataset x metric label; columns: methods)."
+    names = [metric_name(m) for m in metrics]
+    scorer = Scorer(names, crop_border, y_channel=True, niqe_crop=niqe_crop, lpips=lpips, lpips_version='0.0', ma_model=ma_model,
+                    device=get_device(device) if 'lpips' in names else None, missing='na')   # files looked for once
     t = Table(title=title, columns=list(methods))
-    for n in notes: t.add_note(n)
+    for n in scorer.notes: t.add_note(n)
     for d, bench in datasets.items():
         hr_dir, lr_dir = bench if isinstance(bench, (tuple, list)) else (bench, None)
         for name, method in methods.items():
-            res = evaluate_method(method, hr_dir, lr_dir, metrics, dataset=d, **kwargs)
-            for m in metrics: t[d, m, name] = res['mean'][m]
-            for n in res['notes']: t.add_note(n)
-            if progress: print(f"{d} / {name}: " + ', '.join(f"{m} {_fmt(v, PRECISION.get(m))}" for m, v in res['mean'].items()))
+            res = evaluate_method(method, hr_dir, lr_dir, dataset=d, device=device, scorer=scorer, **kwargs)
+            for m in names: t[d, METRICS[m].label, name] = res['mean'][m]
+            if progress: print(f"{d} / {name}: " + ', '.join(f"{METRICS[m].label} {_fmt(v, METRICS[m].digits)}" for m, v in res['mean'].items()))
     return t
+
+# %% ../nbs/09_evaluate.ipynb #cc9b0e3e
+@dataclass(repr=False)
+class EvalResult:
+    "Per-image metric values and their aggregates; prints as a table."
+    rows: list[dict]                       # one dict per image: {'name': stem, metric: value, ...}
+    means: dict[str, float]                # metric -> mean over images (RMSE: sqrt of the mean MSE)
+    settings: dict = field(default_factory=dict)  # the protocol used (crop_border, channel, ...)
+
+    def __getitem__(self, key: str): return getattr(self, key)   # res['means'], res['rows'] as with a dict
+    @property
+    def metrics(self) -> list[str]: return list(self.means)
+
+    def table(self, digits: int = 4) -> str:
+        "A plain-text table: one line per image, then the aggregate line."
+        w = max([len('mean')] + [len(r['name']) for r in self.rows])
+        head = f"{'image':{w}s}" + ''.join(f"{m:>{digits + 6}s}" for m in self.metrics)
+        line = lambda name, vals: f"{name:{w}s}" + ''.join(f"{vals[m]:>{digits + 6}.{digits}f}" for m in self.metrics)
+        s = ', '.join(f"{k}={v}" for k, v in self.settings.items())
+        return '\n'.join([f"# {s}" if s else '', head] + [line(r['name'], r) for r in self.rows] + ['-' * len(head), line('mean', self.means)]).lstrip('\n')
+
+    def to_csv(self, path) -> Path:
+        "Write the rows and the mean line to a CSV file (atomically)."
+        def write(tmp):
+            with open(tmp, 'w', newline='') as f:
+                wr = csv.writer(f); wr.writerow(['name'] + self.metrics)
+                for r in self.rows + [dict(name='mean', **self.means)]: wr.writerow([r['name']] + [f"{r[m]:.6f}" for m in self.metrics])
+        return atomic_write(path, write)
+
+    __repr__ = __str__ = table
+
+# %% ../nbs/09_evaluate.ipynb #af5b6229
+def _images_by_stem(folder, suffix: str = '') -> dict[str, Path]:
+    "The image files of `folder` keyed by their stem (with `suffix` removed from its end)."
+    out = {}
+    for p in list_images(folder):
+        stem = p.stem[:-len(suffix)] if suffix and p.stem.endswith(suffix) else p.stem
+        if stem in out: raise ValueError(f"{folder}: two images named {stem!r} ({out[stem].name}, {p.name})")
+        out[stem] = p
+    return out
+
+def _pairs(sr_dir, hr_dir, sr_suffix: str):
+    "[(name, sr_path, hr_path or None)], with an error naming every file that has no partner."
+    srs = _images_by_stem(sr_dir, sr_suffix)
+    if hr_dir is None: return [(k, p, None) for k, p in srs.items()]
+    hrs = _images_by_stem(hr_dir)
+    lone_sr, lone_hr = [srs[k].name for k in srs if k not in hrs], [hrs[k].name for k in hrs if k not in srs]
+    if lone_sr or lone_hr:
+        msg = [f"SR and HR images do not pair up by name"]
+        if lone_sr: msg.append(f"in {sr_dir} without an HR image in {hr_dir}: {', '.join(lone_sr)}")
+        if lone_hr: msg.append(f"in {hr_dir} without an SR image in {sr_dir}: {', '.join(lone_hr)}")
+        raise ValueError('; '.join(msg))
+    return [(k, srs[k], hrs[k]) for k in srs]
+
+# %% ../nbs/09_evaluate.ipynb #a944607b
+def evaluate(sr_dir,                               # folder of super-resolved images
+             hr_dir=None,                          # folder of ground-truth images (same stems); not needed for niqe/ma/pi alone
+             metrics: Sequence[str] = ('psnr', 'ssim'),  # any of psnr, ssim, rmse, lpips, niqe, ma, pi
+             crop_border: int = 4,                 # pixels cropped from every edge (the scale, in the paper's protocol)
+             y_channel: bool = True,               # PSNR/SSIM/RMSE on MATLAB's Y channel (False: RGB)
+             lpips_version: str = '0.1',           # '0.1' or '0.0' (the paper's)
+             ma_model=None,                        # path of Ma et al.'s model.mat (for 'ma' and 'pi'); default: weights/ma_model.mat
+             sr_suffix: str = '',                  # removed from the end of SR file stems before pairing, e.g. '_x4'
+             device=None,                          # where LPIPS runs (the other metrics run on the CPU in float64)
+             progress: bool = True                 # show a tqdm progress bar
+            ) -> EvalResult:
+    "Score every SR image against the HR image of the same name with `metrics`; per-image rows and means."
+    from tqdm import tqdm
+    scorer = Scorer(metrics, crop_border, y_channel, lpips_version=lpips_version, ma_model=ma_model, device=device)
+    if scorer.needs_hr and hr_dir is None:
+        raise ValueError(f"{', '.join(m for m in scorer.metrics if METRICS[m].needs_hr)} need(s) the HR folder")
+    rows = []
+    for name, sp, hp in tqdm(_pairs(sr_dir, hr_dir if scorer.needs_hr else None, sr_suffix), desc='evaluate', unit='img', disable=not progress):
+        try: rows.append({'name': name, **scorer(read_image(sp), read_image(hp) if hp is not None else None)})
+        except ValueError as e: raise ValueError(f"{sp}: {e}") from None
+    return EvalResult(rows, scorer.mean(rows), scorer.settings())
+
+# %% ../nbs/09_evaluate.ipynb #d785fc91
+def evaluate_cli(argv: Sequence[str] | None = None) -> int:
+    "`fasr evaluate`: print the metrics of a folder of SR images against a folder of HR images."
+    from fasr_nb.cli import error_line
+    p = argparse.ArgumentParser(prog='fasr evaluate', description="PSNR/SSIM/RMSE/LPIPS/NIQE/Ma/PI of SR images against HR images "
+                                "(paired by file name), with the paper's protocol by default: Y channel, 4-pixel border cropped.")
+    p.add_argument('sr_dir', help='folder of super-resolved images')
+    p.add_argument('hr_dir', nargs='?', help='folder of ground-truth images with the same names (not needed for niqe/ma/pi alone)')
+    p.add_argument('--metrics', nargs='+', default=['psnr', 'ssim'], choices=list(METRICS), metavar='METRIC',
+                   help=f"any of {', '.join(METRICS)} (default: psnr ssim)")
+    p.add_argument('--crop-border', type=int_at_least(0), default=4, help='pixels cropped from every edge (default 4, the scale)')
+    g = p.add_mutually_exclusive_group()
+    g.add_argument('--y', dest='y_channel', action='store_true', default=True, help="PSNR/SSIM/RMSE on MATLAB's Y channel (default)")
+    g.add_argument('--rgb', dest='y_channel', action='store_false', help='PSNR/SSIM/RMSE on RGB')
+    p.add_argument('--lpips-version', choices=['0.0', '0.1'], default='0.1', help="LPIPS linear heads: 0.1 (default) or 0.0 (the paper's)")
+    p.add_argument('--ma-model', default=None, help="Ma et al.'s model.mat (default: weights/ma_model.mat)")
+    p.add_argument('--sr-suffix', default='', help="removed from SR file names before pairing, e.g. _x4")
+    p.add_argument('--device', default=None, help='device for LPIPS (default cpu)')
+    p.add_argument('--csv', default=None, help='also write the table to this CSV file (a new file, unless --overwrite)')
+    p.add_argument('--overwrite', action='store_true', help='replace the --csv file if it exists')
+    p.add_argument('--max-pixels', type=int_at_least(1), default=None, help='refuse larger images (default 100,000,000)')
+    p.add_argument('--no-progress', action='store_true', help='no progress bar')
+    a = p.parse_args(argv)
+    if a.max_pixels: core.MAX_PIXELS = a.max_pixels
+    if a.csv and Path(a.csv).exists() and not a.overwrite:   # refused before the work, not after it
+        print(f"fasr evaluate: {a.csv}: exists already; choose another --csv file, or pass --overwrite to replace it", file=sys.stderr)
+        return 1
+    try:
+        res = evaluate(a.sr_dir, a.hr_dir, a.metrics, a.crop_border, a.y_channel, a.lpips_version, a.ma_model,
+                       a.sr_suffix, a.device, progress=not a.no_progress)
+    except (ValueError, FileNotFoundError) as e:
+        print(error_line('evaluate', e), file=sys.stderr); return 1
+    print(res.table())
+    if a.csv: print(f"wrote {res.to_csv(a.csv)}")
+    return 0
 
 # %% ../nbs/09_evaluate.ipynb #28d73a0b
 def tradeoff_points(table: Table, dataset: str, x: str = 'RMSE', y: str = 'LPIPS') -> dict:

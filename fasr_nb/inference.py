@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import core
-from .core import IMAGE_EXTENSIONS, get_device, image_bit_depth, imresize, int_at_least, read_image, write_image
+from .core import IMAGE_EXTENSIONS, get_device, image_bit_depth, imresize, int_at_least, list_images, read_image, write_image
 from . import checkpoints
 from .sharing import SharedGenerator, extractor_from_state_dict
 
@@ -227,8 +227,7 @@ def image_files(inputs) -> list[Path]:
     files = []
     for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs):
         p = Path(p)
-        if p.is_dir(): files += sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
-                                      and not f.name.startswith('.'))   # hidden files, e.g. ._name.png resource forks
+        if p.is_dir(): files += list_images(p)   # sorted, images only, hidden files (._name.png forks) left out
         else: files.append(p)   # a missing file is kept: it is reported as an error, not silently skipped
     return files
 

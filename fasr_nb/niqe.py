@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from .core import find_weights, imresize, rgb2y
-from .metrics import _filter_valid_np, gaussian_window
+from .metrics import filter_valid, gaussian_window
 
 # %% auto #0
 __all__ = ['MA_MIN_SIZE', 'MA_FILE', 'MA_WHAT', 'ggd_fit', 'aggd_fit', 'mscn', 'niqe_features', 'niqe_model', 'niqe',
@@ -270,8 +270,8 @@ def _divisive_normalization(bands: list[list[np.ndarray]], guardband: int = 16) 
 def _structure_corr(a: np.ndarray, b: np.ndarray) -> float:
     "ssim_index_new's third output: the mean of (2 sigma_ab + C2) / (sigma_a^2 + sigma_b^2 + C2), 11x11 Gaussian, valid region."
     w, C2 = gaussian_window(11, 1.5), (0.03 * 255) ** 2
-    mu1, mu2 = _filter_valid_np(a, w), _filter_valid_np(b, w)
-    s11, s22, s12 = _filter_valid_np(a * a, w) - mu1 ** 2, _filter_valid_np(b * b, w) - mu2 ** 2, _filter_valid_np(a * b, w) - mu1 * mu2
+    mu1, mu2 = filter_valid(a, w), filter_valid(b, w)
+    s11, s22, s12 = filter_valid(a * a, w) - mu1 ** 2, filter_valid(b * b, w) - mu2 ** 2, filter_valid(a * b, w) - mu1 * mu2
     return float(np.mean((2 * s12 + C2) / (s11 + s22 + C2)))
 
 def _global_gsm_features(y: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from fastcore.basics import patch
 
 from .core import atomic_write, get_device, set_seed
-from .metrics import psnr, ssim
+from .scoring import Scorer
 
 # %% auto #0
 __all__ = ['EVENTS', 'CHECKPOINT_FORMAT', 'CancelFitException', 'NonFiniteLossError', 'Callback', 'StreamSampler', 'seeded_rngs',
@@ -588,25 +588,17 @@ def validate(model,                   # a callable LR batch (1,3,h,w) -> SR batc
         was_training = model.training; model.eval()
         device = device or next(model.parameters()).device
     device = torch.device(device or 'cpu')
+    scorer = Scorer(['psnr', 'ssim'] + ['lpips'] * (lpips is not None) + ['niqe'] * bool(niqe), crop_border, lpips=lpips, device=device)
     rows = []
     try:
         for i in range(len(ds) if max_images is None else min(max_images, len(ds))):
             item = ds[i]
-            lr, hr = item['lr'][None].to(device), item['hr'][None].to(device)
-            sr = model(lr).float().clamp(0, 1)
-            if sr.shape != hr.shape:
-                raise ValueError(f"validation image {item.get('name', i)!r}: SR {tuple(sr.shape)} vs HR {tuple(hr.shape)}")
-            row = {'name': item.get('name', str(i)), 'psnr': psnr(sr, hr, crop_border, True).item(),
-                   'ssim': ssim(sr, hr, crop_border, True).item()}
-            if lpips is not None: row['lpips'] = lpips.to(device)(sr, hr).item()
-            if niqe:
-                from fasr_nb.niqe import niqe as niqe_fn
-                row['niqe'] = niqe_fn(sr.cpu(), crop_border)
-            rows.append(row)
+            sr = model(item['lr'][None].to(device)).float().clamp(0, 1)
+            try: rows.append({'name': item.get('name', str(i)), **scorer(sr, item['hr'][None])})
+            except ValueError as e: raise ValueError(f"validation image {item.get('name', i)!r}: {e}") from None
     finally:
         if isinstance(model, nn.Module): model.train(was_training)
-    means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != 'name'}
-    return {**means, 'images': rows}
+    return {**scorer.mean(rows), 'images': rows}
 
 # %% ../nbs/07_trainer.ipynb #ed257dbc
 class Validate(Callback):
