@@ -11,7 +11,7 @@ __all__ = ['COMMANDS', 'main', 'error_line']
 
 # %% ../nbs/11_cli.ipynb #29d14858
 COMMANDS = {  # command: (module:function, one-line help)
-    'demo':      ('fasr_nb.recipes:demo_cli',       'train a small FASRGAN on the bundled photos, evaluate it on Set5, draw the figure'),
+    'demo':      ('fasr_nb.demo:demo_cli',          'train a small FASRGAN on the bundled photos, evaluate it on Set5, draw the figure'),
     'train':     ('fasr_nb.recipes:train_cli',      'train a recipe (YAML): fasr train RECIPE [--set key=value ...] [--resume]'),
     'evaluate':  ('fasr_nb.evaluation:evaluate_cli', 'PSNR/SSIM/LPIPS/NIQE/PI of a folder of SR images against HR images'),
     'upscale':   ('fasr_nb.inference:upscale_cli',  'upscale images or folders with a trained generator (tiled, any precision)'),

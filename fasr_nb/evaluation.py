@@ -16,15 +16,16 @@ from torch import nn, Tensor
 
 from . import core
 from .core import atomic_write, get_device, imresize, int_at_least, list_images, modcrop, read_image
+from .data import bicubic_lr
 from .rrdb import RRDB, RRDBNet
 from .scoring import METRICS, NA, Scorer, metric_name
 from .sharing import SharedExtractor, SharedGenerator, count_parameters
 
 # %% auto #0
 __all__ = ['PRECISION', 'TABLE_I_METHODS', 'TABLE_I_METRICS', 'TABLE_I', 'PAPER_MODEL_ANALYSIS', 'Table', 'paper_table', 'beside',
-           'quantize', 'lr_from_hr', 'Bicubic', 'sr_images', 'evaluate_method', 'evaluate_table', 'EvalResult',
-           'evaluate', 'evaluate_cli', 'tradeoff_points', 'plot_tradeoff', 'paper_generators', 'count_macs',
-           'time_inference', 'model_analysis']
+           'quantize', 'Bicubic', 'sr_images', 'evaluate_method', 'evaluate_table', 'EvalResult', 'evaluate',
+           'evaluate_cli', 'tradeoff_points', 'plot_tradeoff', 'paper_generators', 'count_macs', 'time_inference',
+           'model_analysis']
 
 # %% ../nbs/09_evaluate.ipynb #d8943836
 PRECISION = {m.label: m.digits for m in METRICS.values()}   # decimals by label, as Table I prints them
@@ -186,12 +187,6 @@ def quantize(img: Tensor, bits: int = 8) -> Tensor:
     top = 2 ** bits - 1
     return (img.clamp(0, 1) * top).round() / top
 
-def lr_from_hr(hr: Tensor,        # (1,3,H,W) HR image in [0,1]
-               scale: int = 4     # the SR factor
-              ) -> Tensor:
-    "The LR test image, as the paper makes it: modcrop, MATLAB bicubic imresize by 1/scale, rounded to 8 bits."
-    return quantize(imresize(modcrop(hr, scale), 1 / scale))
-
 class Bicubic(nn.Module):
     "MATLAB's bicubic `imresize` by `scale` as an SR 'generator': the baseline row of every SR table."
     def __init__(self, scale: int = 4):  # the upscaling factor
@@ -211,7 +206,7 @@ def _match(hr_file: Path, files: list[Path], folder) -> Path:
 # %% ../nbs/09_evaluate.ipynb #ba087cc0
 def sr_images(method,               # a folder of SR images (str/Path, '{dataset}' is filled in), or a callable LR -> SR
               hr_dir,               # the folder of HR images
-              lr_dir=None,          # the folder of LR images (default: made from HR with `lr_from_hr`)
+              lr_dir=None,          # the folder of LR images (default: made from HR with `bicubic_lr`)
               scale: int = 4,       # the SR factor
               dataset: str = '',    # the dataset's name, for '{dataset}' in a folder path
               device=None):         # where a callable method runs (default: CPU; CUDA if available)
@@ -231,7 +226,7 @@ def sr_images(method,               # a folder of SR images (str/Path, '{dataset
     if isinstance(method, nn.Module): method = method.to(device).eval()
     for f in hr_files:
         hr = modcrop(read_image(f)[:, :3], scale)
-        lr = read_image(_match(f, lr_files, lr_dir))[:, :3] if lr_files else lr_from_hr(hr, scale)
+        lr = read_image(_match(f, lr_files, lr_dir))[:, :3] if lr_files else bicubic_lr(hr, scale)
         with torch.inference_mode(): sr = quantize(method(lr.to(device)).float().cpu())
         if sr.shape[-2:] != hr.shape[-2:]:
             raise ValueError(f"{f.name}: the method made {tuple(sr.shape[-2:])} from {tuple(lr.shape[-2:])}, the HR image is {tuple(hr.shape[-2:])}")
@@ -240,7 +235,7 @@ def sr_images(method,               # a folder of SR images (str/Path, '{dataset
 # %% ../nbs/09_evaluate.ipynb #c2b59154
 def evaluate_method(method,                  # a folder of SR images, or a callable LR -> SR (a generator, `Bicubic()`)
                     hr_dir,                  # the benchmark's HR folder
-                    lr_dir=None,             # its LR folder (default: LR made from HR with `lr_from_hr`)
+                    lr_dir=None,             # its LR folder (default: LR made from HR with `bicubic_lr`)
                     metrics=TABLE_I_METRICS, # names or labels of `fasr_nb.scoring.METRICS`
                     scale: int = 4,          # the SR factor
                     crop_border: int = 4,    # border cropped for PSNR/SSIM/RMSE (the scale, as in the paper)

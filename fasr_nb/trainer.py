@@ -26,7 +26,7 @@ __all__ = ['EVENTS', 'CHECKPOINT_FORMAT', 'CancelFitException', 'NonFiniteLossEr
            'SeededSamples', 'stream_loader', 'DistEnv', 'init_distributed', 'unwrap', 'Stage', 'Trainer', 'rng_state',
            'set_rng_state', 'Checkpoint', 'EMA', 'MixedPrecision', 'ChannelsLast', 'fastest_precision', 'validate',
            'Validate', 'CSVLogger', 'TensorBoardLogger', 'ProgressBar', 'flat_tensors', 'StopAfter', 'StageTimeLimit',
-           'read_log', 'plot_losses']
+           'read_log', 'plot_log']
 
 # %% ../nbs/07_trainer.ipynb #6b330d7a
 EVENTS = ('before_fit', 'after_load', 'before_stage', 'before_batch', 'after_loss_g', 'after_step_g',
@@ -337,6 +337,7 @@ def fit(self: Trainer, resume=None):  # a checkpoint (latest.pth) to continue fr
             if self.stage_idx + 1 >= len(self.stages): break
             self.stage_idx, self.iteration, self.stage_done = self.stage_idx + 1, 0, False
         self.callback('after_fit')
+        if self.env.distributed: dist.barrier()   # rank 0 may still be saving or validating: leave together
     except CancelFitException: self.callback('after_cancel_fit')
     finally: self.callback('cleanup_fit')
     return self
@@ -769,36 +770,61 @@ class StageTimeLimit(Callback):
             t.stage.iterations = t.iteration
 
 # %% ../nbs/07_trainer.ipynb #f16ff6dc
-def read_log(run_dir) -> dict[str, list[tuple[int, float]]]:
-    "The log.csv of a run as {name: [(global_iteration, value), ...]} (plus '_stages': [(first iteration, stage)])."
-    path = Path(run_dir) / 'log.csv'
-    if not path.exists(): raise FileNotFoundError(f"{path}: no such log (was the run made with a CSVLogger?)")
-    out, stages = {}, {}
-    with open(path, newline='') as f:
-        for r in csv.DictReader(f):
-            it = int(r['global_iteration'])
-            out.setdefault(r['name'], []).append((it, float(r['value'])))
-            stages.setdefault(r['stage'], it - int(r['iteration']))
-    out['_stages'] = sorted((v, k) for k, v in stages.items())
+_X_COLUMNS = ('global_iteration', 'iter', 'iteration', 'step', 'epoch')
+
+def _number(s) -> float | None:
+    try: return float(s)
+    except (TypeError, ValueError): return None
+
+def read_log(path                        # a log.csv, or the run folder holding it
+            ) -> dict[str, list]:
+    "A run's CSV log as {series: [(iteration, value), ...]}, long or wide; a long log also gives '_stages': [(first iteration, stage)]."
+    path = Path(path); path = path / 'log.csv' if path.is_dir() else path
+    if not path.exists(): raise FileNotFoundError(f"{path}: no such log file (was the run made with a CSVLogger?)")
+    with open(path, newline='') as f: rows = list(csv.DictReader(f))
+    if not rows: raise ValueError(f"{path}: no rows")
+    cols = list(rows[0]); xcol = next((c for c in _X_COLUMNS if c in cols), None)
+    x_of = (lambda i, r: _number(r[xcol])) if xcol else (lambda i, r: float(i))
+    out = {}
+    if {'name', 'value'} <= set(cols):        # long: one row per value
+        stages = {}
+        for i, r in enumerate(rows):
+            x, v = x_of(i, r), _number(r['value'])
+            if x is not None and v is not None: out.setdefault(r['name'], []).append((x, v))
+            if 'stage' in r and _number(r.get('iteration')) is not None and x is not None:
+                stages.setdefault(r['stage'], int(x - _number(r['iteration'])))
+        if stages: out['_stages'] = sorted((v, k) for k, v in stages.items())
+        return out
+    for c in cols:                             # wide: one column per series
+        if c == xcol: continue
+        pts = [(x_of(i, r), _number(r[c])) for i, r in enumerate(rows) if r.get(c) not in (None, '')]
+        if pts and all(x is not None and v is not None for x, v in pts): out[c] = pts
     return out
 
-def plot_losses(run_dir,                 # a run folder holding log.csv
-                figsize=(9, 2.6)):
-    "Generator losses, discriminator losses and validation PSNR of a run, against the global iteration."
+def _is_validation(name: str) -> bool:
+    return name.lower().startswith(('val', 'valid', 'test')) or name.lower() in ('psnr', 'ssim', 'niqe', 'lpips', 'pi', 'ma', 'rmse')
+
+def plot_log(path,                                   # a log.csv (long or wide) or a run folder
+             skip=('seconds', 'time', 'iteration', 'epoch', 'lr', 'lr_g', 'lr_d'),  # series not drawn
+             figsize=(9, 2.6)):
+    "Generator losses, discriminator losses, other losses and each validation metric against the iteration; stages dotted."
     import matplotlib.pyplot as plt
-    log = read_log(run_dir)
-    panels = [('generator', [k for k in log if k.startswith('g/') and not k.startswith('g/raw/')]),
-              ('discriminator', [k for k in log if k.startswith('d/') and not k.startswith('d/raw/')]),
-              ('validation PSNR (dB)', [k for k in log if k == 'val/psnr'])]
-    panels = [(t, ks) for t, ks in panels if ks]
+    log = read_log(path); stages = log.pop('_stages', [])
+    log = {k: v for k, v in log.items() if k not in skip and '/raw/' not in k}
+    losses = [k for k in log if not _is_validation(k)]
+    panels = [('generator', [k for k in losses if k.startswith('g/')]), ('discriminator', [k for k in losses if k.startswith('d/')]),
+              ('losses', [k for k in losses if not k.startswith(('g/', 'd/'))])]
+    panels = [(t, ks) for t, ks in panels if ks] + [(k, [k]) for k in log if _is_validation(k)]
+    if not panels: raise ValueError(f"{path}: no numeric series to plot")
     fig, axs = plt.subplots(1, len(panels), figsize=figsize, squeeze=False)
     for ax, (title, keys) in zip(axs[0], panels):
         for k in keys:
-            its, vals = zip(*log[k])
-            ax.plot(its, vals, label=k.split('/', 1)[1], lw=1.2 if k.endswith('total') else 0.8)
-        for start, name in log['_stages'][1:]: ax.axvline(start, color='gray', ls=':', lw=0.8)
-        if title != 'validation PSNR (dB)' and all(v > 0 for k in keys for _, v in log[k]): ax.set_yscale('log')
+            xs, ys = zip(*log[k])
+            ax.plot(xs, ys, label=k.split('/', 1)[-1], lw=1.2 if k.endswith('total') else 0.8, marker='o' if len(xs) < 30 else None, ms=3)
+        for start, _ in stages[1:]: ax.axvline(start, color='gray', ls=':', lw=0.8)
+        if len(keys) > 1 or not _is_validation(keys[0]):
+            if all(v > 0 for k in keys for _, v in log[k]): ax.set_yscale('log')
+            if len(keys) > 1: ax.legend(fontsize=6)
         ax.set_title(title, fontsize=9); ax.set_xlabel('iteration', fontsize=8); ax.tick_params(labelsize=7)
-        if len(keys) > 1: ax.legend(fontsize=6)
     fig.tight_layout()
     return fig

@@ -22,7 +22,7 @@ from .sharing import SharedExtractor, SharedGenerator, SharedDiscriminator, extr
 
 # %% auto #0
 __all__ = ['same_size', 'crop_window', 'swipe', 'Viewer', 'compare', 'score_map', 'overlay', 'show_attention',
-           'load_discriminator', 'capture', 'first_block', 'show_feature_maps', 'read_csv_log', 'plot_log']
+           'load_discriminator', 'capture', 'first_block', 'show_feature_maps']
 
 # %% ../nbs/10_visualize.ipynb #ad47bd62
 try:
@@ -310,57 +310,3 @@ def show_feature_maps(model: nn.Module,         # a generator
     maps = [(f[c] - f[c].min()) / (f[c].max() - f[c].min() + 1e-12) for c in channels]
     from fasr_nb.core import show_images
     return show_images(maps, [f"channel {c + 1}" for c in channels], size=size, cmap=cmap, ncols=min(len(maps), 8))
-
-# %% ../nbs/10_visualize.ipynb #f5cb02d1
-_X_COLUMNS = ('global_iteration', 'iter', 'iteration', 'step', 'epoch')
-
-def _num(s):
-    try: return float(s)
-    except (TypeError, ValueError): return None
-
-def read_csv_log(path                   # a log.csv, or the run folder holding it
-                ) -> dict[str, list[tuple[float, float]]]:
-    "A run's CSV log as {series: [(iteration, value), ...]}, from the long (name, value) or the wide (column per series) shape."
-    path = Path(path); path = path / 'log.csv' if path.is_dir() else path
-    if not path.exists(): raise FileNotFoundError(f"{path}: no such log file")
-    with open(path, newline='') as f: rows = list(csv.DictReader(f))
-    if not rows: raise ValueError(f"{path}: no rows")
-    cols = list(rows[0]); xcol = next((c for c in _X_COLUMNS if c in cols), None)
-    x_of = (lambda i, r: _num(r[xcol])) if xcol else (lambda i, r: float(i))
-    out = {}
-    if {'name', 'value'} <= set(cols):        # long: one row per value
-        for i, r in enumerate(rows):
-            x, v = x_of(i, r), _num(r['value'])
-            if x is not None and v is not None: out.setdefault(r['name'], []).append((x, v))
-        return out
-    for c in cols:                             # wide: one column per series
-        if c == xcol: continue
-        pts = [(x_of(i, r), _num(r[c])) for i, r in enumerate(rows) if r.get(c) not in (None, '')]
-        if pts and all(x is not None and v is not None for x, v in pts): out[c] = pts
-    return out
-
-def _is_validation(name: str) -> bool:
-    return name.lower().startswith(('val', 'valid', 'test')) or name.lower() in ('psnr', 'ssim', 'niqe', 'lpips', 'pi', 'ma', 'rmse')
-
-def plot_log(path,                                   # a log.csv (long or wide) or a run folder
-             skip=('seconds', 'time', 'iteration', 'epoch', 'lr', 'lr_g', 'lr_d'),  # series not drawn
-             figsize=(8, 2.6)):
-    "Losses on one panel, each validation metric on its own, against the iteration."
-    import matplotlib.pyplot as plt
-    log = {k: v for k, v in read_csv_log(path).items() if k not in skip and '/raw/' not in k}
-    losses = [k for k in log if not _is_validation(k)]
-    vals = [k for k in log if _is_validation(k)]
-    panels = ([('losses', losses)] if losses else []) + [(k, [k]) for k in vals]
-    if not panels: raise ValueError(f"{path}: no numeric series to plot")
-    fig, axs = plt.subplots(1, len(panels), figsize=figsize, squeeze=False)
-    for ax, (title, keys) in zip(axs[0], panels):
-        for k in keys:
-            xs, ys = zip(*log[k]); ax.plot(xs, ys, label=k, lw=1, marker='o' if len(xs) < 30 else None, ms=3)
-        if title == 'losses':
-            if all(v > 0 for k in keys for _, v in log[k]):
-                from matplotlib.ticker import NullFormatter
-                ax.set_yscale('log'); ax.yaxis.set_minor_formatter(NullFormatter())
-            ax.legend(fontsize=6)
-        ax.set_title(title, fontsize=9); ax.set_xlabel('iteration', fontsize=8); ax.tick_params(labelsize=7)
-    fig.tight_layout()
-    return fig
