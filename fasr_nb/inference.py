@@ -189,10 +189,11 @@ def upscale(model: nn.Module,             # a super-resolution network with a `s
     if channels_last: model.to(memory_format=torch.channels_last)
     nc, c = _in_channels(model), img.shape[1]
     src = img.float().cpu()
-    if pre_pad:
-        p = min(pre_pad, src.shape[-2] - 1, src.shape[-1] - 1)   # reflection needs pad < size
-        src = F.pad(src, (p, p, p, p), mode='reflect') if p > 0 else src
-    else: p = 0
+    p = pre_pad
+    if p >= min(src.shape[-2:]):   # reflection needs pad < size
+        raise ValueError(f"pre_pad={p} is too large for a {src.shape[-1]}x{src.shape[-2]} image (reflection padding needs "
+                         f"less than its smaller side: at most {min(src.shape[-2:]) - 1})")
+    if p: src = F.pad(src, (p, p, p, p), mode='reflect')
     run = lambda t: _run(model, t, scale, device, ctx, channels_last, tile, tile_pad, tile_overlap, progress)
     was_training = model.training
     model.eval()
