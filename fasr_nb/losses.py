@@ -35,14 +35,19 @@ def _bce(z: Tensor, target: float) -> Tensor:
 def ragan_d_loss(c_real: Tensor,  # C(x_r): the discriminator's global logits for the HR batch, [B,1]
                  c_fake: Tensor   # C(x_f): its logits for the SR batch (computed on SR.detach()), [B,1]
                 ) -> Tensor:
-    "Eq. 1, relativistic average GAN loss of the discriminator, as the official code computes it."
+    """Eq. 1, the discriminator's relativistic average loss, in the cross-entropy form the official code minimises:
+    L^D_adv = -1/2 ( E_xr[log sigmoid(C(x_r) - E_xf[C(x_f)])] + E_xf[log(1 - sigmoid(C(x_f) - E_xr[C(x_r)]))] ),
+    the expectations being means over the batch (the paper writes it with D_Ra and the opposite sign: the same optimum,
+    as this chapter's section on the sign convention shows)."""
     return (_bce(c_real - c_fake.mean(), 1.) + _bce(c_fake - c_real.mean(), 0.)) / 2
 
 # %% ../nbs/04_losses.ipynb #d9ea89eb
 def ragan_g_loss(c_real: Tensor,  # C(x_r): the discriminator's global logits for the HR batch (detached here), [B,1]
                  c_fake: Tensor   # C(x_f): its logits for the SR batch, carrying the generator's graph, [B,1]
                 ) -> Tensor:
-    "Eq. 7, relativistic average GAN loss of the generator (the official code's form; C(x_r) is detached)."
+    """Eq. 7, the generator's relativistic average loss, Eq. 1 with the labels swapped (the official code's form):
+    L^G_entire = -1/2 ( E_xr[log(1 - sigmoid(C(x_r) - E_xf[C(x_f)]))] + E_xf[log sigmoid(C(x_f) - E_xr[C(x_r)])] ),
+    with C(x_r) detached: the generator's gradient flows through C(x_f) only."""
     c_real = c_real.detach()
     return (_bce(c_real - c_fake.mean(), 0.) + _bce(c_fake - c_real.mean(), 1.)) / 2
 
@@ -50,14 +55,16 @@ def ragan_g_loss(c_real: Tensor,  # C(x_r): the discriminator's global logits fo
 def fine_d_loss(m_real: Tensor,  # m_r: score-map logits of the HR batch, [B,C,H,W]
                 m_fake: Tensor   # m_f: score-map logits of the SR batch (computed on SR.detach()), [B,C,H,W]
                ) -> Tensor:
-    "Eq. 2, the discriminator's per-pixel (not relativistic) score-map loss, as the official code computes it."
+    """Eq. 2, the discriminator's per-pixel score-map loss (not relativistic), with M = sigmoid(m):
+    L^D_M = -1/2 ( mean_{w,h,c} log M_r(w,h,c) + mean_{w,h,c} log(1 - M_f(w,h,c)) ), means over the batch too."""
     return (_bce(m_real, 1.) + _bce(m_fake, 0.)) / 2
 
 # %% ../nbs/04_losses.ipynb #41fcd87c
 def fine_g_loss(m_real: Tensor,  # m_r: score-map logits of the HR batch (detached here), [B,C,H,W]
                 m_fake: Tensor   # m_f: score-map logits of the SR batch, carrying the generator's graph, [B,C,H,W]
                ) -> Tensor:
-    "Eq. 6, the generator's per-pixel score-map loss (the official code's form; M_r is detached)."
+    """Eq. 6, the generator's per-pixel score-map loss, Eq. 2 with the labels swapped (the official code's form):
+    L^G_fine = -1/2 ( mean log(1 - M_r) + mean log M_f ), with M_r detached."""
     return (_bce(m_real.detach(), 0.) + _bce(m_fake, 1.)) / 2
 
 # %% ../nbs/04_losses.ipynb #9fa93668
@@ -65,7 +72,9 @@ def attention_loss(sr: Tensor,      # G(I^LR): the generated batch, [B,C,H,W]
                    hr: Tensor,      # I^HR: the ground truth, [B,C,H,W]
                    m_fake: Tensor   # m_f: the discriminator's score-map logits for `sr` (detached here), [B,C,H,W]
                   ) -> Tensor:
-    "Eq. 8, the L1 error of each pixel weighted by 1 - M_f (M_f = sigmoid(m_f), detached: no gradient to D)."
+    """Eq. 8, the fine-grained attention loss: the L1 error of each pixel weighted by how fake D finds it,
+    L_attention = 1/(W H C) sum_{w,h,c} (1 - M_f(w,h,c)) |G(I^LR)(w,h,c) - I^HR(w,h,c)|, with M_f = sigmoid(m_f)
+    detached (a weight, not a path for gradients), averaged over the batch too."""
     if m_fake.shape != sr.shape:
         raise ValueError(f"the score map {tuple(m_fake.shape)} must have the SR image's shape {tuple(sr.shape)}")
     return ((sr - hr).abs() * (1 - torch.sigmoid(m_fake.detach()))).mean()
@@ -74,7 +83,7 @@ def attention_loss(sr: Tensor,      # G(I^LR): the generated batch, [B,C,H,W]
 def pixel_loss(sr: Tensor,  # G(I^LR), [B,C,H,W]
                hr: Tensor   # I^HR, [B,C,H,W]
               ) -> Tensor:
-    "Eq. 3, the mean absolute error between the SR and HR images."
+    """Eq. 3, the content loss: L_1 = 1/(W H C) sum_{w,h,c} |G(I^LR)(w,h,c) - I^HR(w,h,c)|, averaged over the batch too."""
     return F.l1_loss(sr, hr)
 
 # %% ../nbs/04_losses.ipynb #f0def310
@@ -118,7 +127,7 @@ def _load_vgg19_features(features: nn.Sequential, path: Path):
 
 # %% ../nbs/04_losses.ipynb #82f7fada
 class PerceptualLoss(nn.Module):
-    "Eq. 4: L1 distance between frozen VGG19 features (conv5_4 before its ReLU by default) of SR and HR."
+    "Eq. 4, L_percep = || F_VGG(G(I^LR)) - F_VGG(I^HR) ||_1 (a mean): frozen VGG19 features, conv5_4 before its ReLU by default."
     def __init__(self,
                  layer: str = 'conv5_4',      # the VGG19 layer whose output is compared (a name from VGG19_LAYERS)
                  weights='imagenet',          # 'imagenet' (torchvision's file, found by find_weights), 'random' (tests only), or a path
@@ -168,7 +177,8 @@ OBJECTIVE_WEIGHTS = {  # (preset, 'paper' | 'official') -> weights of the genera
 
 # %% ../nbs/04_losses.ipynb #920ceaab
 class GeneratorObjective(nn.Module):
-    "The generator's loss: weighted perceptual, global RaGAN, score-map, attention and pixel terms (Eqs. 3-9, 11)."
+    """The generator's loss, Eq. 9: L_G = L_percep + lambda_1 (L^G_entire + L^G_fine) + lambda_2 L_attention + lambda_3 L_1
+    (Eq. 5 splits L^G_adv; Eq. 11, Fs-SRGAN's, is this with no fine-grained terms). Each weight is its own argument."""
     terms = ('percep', 'adv', 'fine', 'attention', 'pixel')  # Eq. 9's order
 
     def __init__(self,
