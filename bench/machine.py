@@ -12,7 +12,7 @@ def cpu_name() -> str:
 
 def native_bf16() -> bool | None:
     "Whether this CPU runs bf16 convolutions natively (AVX512-BF16 / AMX); None if torch cannot tell."
-    from fasr_nb.inference import native_cpu_bf16   # the check `upscale` and `precision: auto` rely on
+    from fasr_nb.core import native_cpu_bf16   # the check `upscale` and `precision: auto` rely on
     return native_cpu_bf16()
 
 def cpu_features() -> str:

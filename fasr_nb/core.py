@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #c27bbadc
 from __future__ import annotations
-import errno, math, os, random, secrets, tempfile
+import contextlib, errno, math, os, random, secrets, tempfile, warnings
 from pathlib import Path
 
 import cv2
@@ -13,10 +13,10 @@ import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'set_seed', 'get_device', 'int_at_least', 'ImageReadError', 'ImageTooLargeError',
-           'image_bit_depth', 'list_images', 'read_image', 'remove_stale_temps', 'atomic_write', 'to_uint',
-           'write_image', 'rgb2ycbcr', 'rgb2y', 'ycbcr2rgb', 'cubic', 'resize_matrix', 'imresize', 'modcrop',
-           'weights_dir', 'find_weights', 'backbone_weights', 'show_images']
+__all__ = ['PRECISIONS', 'IMAGE_EXTENSIONS', 'MAX_PIXELS', 'set_seed', 'get_device', 'native_cpu_bf16', 'precision_context',
+           'int_at_least', 'ImageReadError', 'ImageTooLargeError', 'image_bit_depth', 'list_images', 'read_image',
+           'remove_stale_temps', 'atomic_write', 'to_uint', 'write_image', 'rgb2ycbcr', 'rgb2y', 'ycbcr2rgb', 'cubic',
+           'resize_matrix', 'imresize', 'modcrop', 'weights_dir', 'find_weights', 'backbone_weights', 'show_images']
 
 # %% ../nbs/00_core.ipynb #770fc4f2
 def set_seed(seed: int = 0):  # the one seed for Python, NumPy and PyTorch (all devices)
@@ -39,6 +39,31 @@ def get_device(device: str | torch.device | None = None  # 'cpu', 'cuda', 'cuda:
     if torch.cuda.is_available(): return torch.device('cuda')
     if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
     return torch.device('cpu')
+
+# %% ../nbs/00_core.ipynb #9d1343bf
+PRECISIONS = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+def native_cpu_bf16() -> bool | None:
+    "Whether this CPU runs bf16 convolutions natively (AVX-512 BF16 or AMX); None if PyTorch cannot tell."
+    try: return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception: return None
+
+def precision_context(precision: str,  # 'fp32', 'bf16' or 'fp16'
+                      device           # the device the network runs on
+                     ) -> contextlib.AbstractContextManager:
+    "The autocast context that runs a forward pass in `precision` on `device` (a no-op for fp32)."
+    if precision not in PRECISIONS: raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    device = torch.device(device)
+    if precision == 'fp32': return contextlib.nullcontext()
+    if precision == 'fp16' and device.type != 'cuda':
+        raise ValueError("precision='fp16' needs a GPU: PyTorch has no float16 convolutions on the CPU; "
+                         "use precision='bf16' (fast on CPUs with AVX-512 BF16/AMX) or 'fp32'")
+    if precision == 'bf16' and device.type == 'cuda' and not torch.cuda.is_bf16_supported():
+        raise ValueError(f"{torch.cuda.get_device_name(device)} does not support bf16: use precision='fp16' or 'fp32'")
+    if precision == 'bf16' and device.type == 'cpu' and native_cpu_bf16() is False:
+        warnings.warn("this CPU has no native bf16 (AVX-512 BF16 or AMX): PyTorch emulates it, and bf16 runs several "
+                      "times slower than fp32 here; precision='fp32' is the fast choice on this machine", stacklevel=3)
+    return torch.autocast(device.type, dtype=PRECISIONS[precision])
 
 # %% ../nbs/00_core.ipynb #bcc1b319
 def int_at_least(lo: int):

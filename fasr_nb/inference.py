@@ -13,13 +13,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import core
-from .core import IMAGE_EXTENSIONS, get_device, image_bit_depth, imresize, int_at_least, list_images, read_image, write_image
+from .core import (IMAGE_EXTENSIONS, PRECISIONS, get_device, image_bit_depth, imresize, int_at_least, list_images,
+                          precision_context, read_image, write_image)
 from . import checkpoints
 from .sharing import SharedGenerator, extractor_from_state_dict
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'load_model', 'native_cpu_bf16', 'precision_context', 'tile_plan', 'TileError', 'upscale',
-           'upscale_file', 'image_files', 'plan_outputs', 'upscale_files', 'upscale_cli']
+__all__ = ['load_model', 'tile_plan', 'TileError', 'upscale', 'upscale_file', 'image_files', 'plan_outputs', 'upscale_files',
+           'upscale_cli']
 
 # %% ../nbs/08_inference.ipynb #1c600397
 def load_model(weights,                   # a checkpoint file (.pth, .pt, .safetensors), or a (wrapped) state dict
@@ -51,29 +52,6 @@ def load_model(weights,                   # a checkpoint file (.pth, .pt, .safet
                 "upscale images by itself; pass E too (load_model(G, extractor=E), fasr upscale --extractor E.pth), or load "
                 "the checkpoint that holds both (extractor.*, generator.*)")
     return model.to(get_device(device)).eval().requires_grad_(False)
-
-# %% ../nbs/08_inference.ipynb #4bbc0051
-PRECISIONS = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
-
-def native_cpu_bf16() -> bool | None:
-    "Whether this CPU runs bf16 convolutions natively (AVX-512 BF16 or AMX); None if PyTorch cannot tell."
-    try: return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception: return None
-
-def precision_context(precision: str,  # 'fp32', 'bf16' or 'fp16'
-                      device           # the device the network runs on
-                     ) -> contextlib.AbstractContextManager:
-    "The autocast context that runs a forward pass in `precision` on `device` (a no-op for fp32)."
-    if precision not in PRECISIONS: raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
-    device = torch.device(device)
-    if precision == 'fp32': return contextlib.nullcontext()
-    if precision == 'fp16' and device.type == 'cpu':
-        raise ValueError("precision='fp16' needs a GPU: PyTorch has no float16 convolutions on the CPU; "
-                         "use precision='bf16' (fast on CPUs with AVX-512 BF16/AMX) or 'fp32'")
-    if precision == 'bf16' and device.type == 'cpu' and native_cpu_bf16() is False:
-        warnings.warn("this CPU has no native bf16 (AVX-512 BF16 or AMX): PyTorch emulates it, and bf16 runs several "
-                      "times slower than fp32 here; precision='fp32' is the fast choice on this machine", stacklevel=3)
-    return torch.autocast(device.type, dtype=PRECISIONS[precision])
 
 # %% ../nbs/08_inference.ipynb #5f70d8cf
 def _ramp(j: Tensor, width: int) -> Tensor:

@@ -18,7 +18,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, Dataset, Sampler
 from fastcore.basics import patch
 
-from .core import atomic_write, get_device, set_seed
+from .core import PRECISIONS, atomic_write, get_device, precision_context, set_seed
 from .scoring import Scorer
 
 # %% auto #0
@@ -515,18 +515,14 @@ class MixedPrecision(Callback):
     "Autocast the forward passes in bf16 (CPU or GPU) or fp16 (GPU, with a GradScaler per optimiser)."
     order = -20
     def __init__(self, precision: str = 'bf16'):  # 'fp32' (no-op), 'bf16' or 'fp16'
-        if precision not in ('fp32', 'bf16', 'fp16'): raise ValueError(f"precision must be 'fp32', 'bf16' or 'fp16', got {precision!r}")
+        if precision not in PRECISIONS: raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
         self.precision, self.trainer = precision, None
 
     def before_fit(self, t: Trainer):
         self.trainer, dev = t, t.device.type
         if self.precision == 'fp32': return
-        if self.precision == 'fp16' and dev != 'cuda':
-            raise ValueError(f"precision 'fp16' needs a CUDA GPU (fp16 training relies on its kernels and a GradScaler), "
-                             f"but this run is on {t.device}: use precision 'bf16' or 'fp32' on the CPU")
-        if self.precision == 'bf16' and dev == 'cuda' and not torch.cuda.is_bf16_supported():
-            raise ValueError(f"{torch.cuda.get_device_name(t.device)} does not support bf16: use 'fp16' or 'fp32'")
-        dtype = torch.bfloat16 if self.precision == 'bf16' else torch.float16
+        precision_context(self.precision, t.device)      # the checks (fp16 needs a GPU, ...), once, before the first step
+        dtype = PRECISIONS[self.precision]
         t.autocast = lambda: torch.autocast(dev, dtype=dtype)
         if self.precision == 'fp16': t.scalers = {'g': torch.amp.GradScaler('cuda'), 'd': torch.amp.GradScaler('cuda')}
 
