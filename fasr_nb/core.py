@@ -16,7 +16,8 @@ from torch import Tensor
 __all__ = ['PRECISIONS', 'IMAGE_EXTENSIONS', 'MAX_PIXELS', 'set_seed', 'get_device', 'native_cpu_bf16', 'precision_context',
            'int_at_least', 'ImageReadError', 'ImageTooLargeError', 'image_bit_depth', 'list_images', 'read_image',
            'remove_stale_temps', 'atomic_write', 'to_uint', 'write_image', 'rgb2ycbcr', 'rgb2y', 'ycbcr2rgb', 'cubic',
-           'resize_matrix', 'imresize', 'modcrop', 'weights_dir', 'find_weights', 'backbone_weights', 'show_images']
+           'resize_matrix', 'imresize', 'modcrop', 'weights_dir', 'find_weights', 'load_backbone', 'backbone_weights',
+           'show_images']
 
 # %% ../nbs/00_core.ipynb #770fc4f2
 def set_seed(seed: int = 0):  # the one seed for Python, NumPy and PyTorch (all devices)
@@ -358,6 +359,23 @@ def find_weights(filename: str,       # the file's canonical name, e.g. 'vgg19-d
            f"or pass its path). Looked in: {', '.join(str(p) for p in places)}.")
     if url: msg += f" Download it from {url}" + (f" (the download failed here: {type(err).__name__}: {err})" if err else '')
     raise FileNotFoundError(msg)
+
+def load_backbone(module: torch.nn.Module,  # the backbone, built with random weights
+                  path,                      # a torchvision weights file
+                  source_key,                # the file's key (without 'module.' / 'features.') for each of `module`'s keys
+                  what: str):                # the network, for messages: 'VGG19'
+    "Load a torchvision weights file into `module`: every tensor found, of the right shape, or an error naming the file."
+    try: sd = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e: raise ValueError(f"{path}: cannot be read as a PyTorch state dict ({type(e).__name__}: {e})") from e
+    if not isinstance(sd, dict): raise ValueError(f"{path}: holds a {type(sd).__name__}, not a state dict")
+    sd = {k.removeprefix('module.').removeprefix('features.'): v for k, v in sd.items()}
+    own = module.state_dict()
+    src = {k: source_key(k) for k in own}
+    missing = [v for v in src.values() if v not in sd]
+    if missing: raise ValueError(f"{path}: not torchvision {what} weights (missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''})")
+    bad = [k for k in own if sd[src[k]].shape != own[k].shape]
+    if bad: raise ValueError(f"{path}: {src[bad[0]]} has shape {tuple(sd[src[bad[0]]].shape)}, {what} needs {tuple(own[bad[0]].shape)}")
+    module.load_state_dict({k: sd[src[k]] for k in own})
 
 def backbone_weights(weights,            # 'imagenet' (the canonical file, found or downloaded), a path, or 'random'
                      filename: str,      # the canonical file's name

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import Tensor, nn
 
-from .core import backbone_weights
+from .core import backbone_weights, load_backbone
 
 # %% auto #0
 __all__ = ['VGG19_LAYERS', 'VGG19_FILE', 'VGG19_URL', 'OBJECTIVE_WEIGHTS', 'split_d_output', 'ragan_d_loss', 'ragan_g_loss',
@@ -112,19 +112,6 @@ def _vgg19_features(layer: str) -> nn.Sequential:
         if isinstance(m, nn.Conv2d): nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu'); nn.init.zeros_(m.bias)
     return nn.Sequential(*mods[:VGG19_LAYERS.index(layer) + 1])
 
-def _load_vgg19_features(features: nn.Sequential, path: Path):
-    "Load torchvision VGG19 weights from `path` into the (cut) `features`."
-    try: sd = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ValueError(f"{path}: cannot be read as a PyTorch state dict ({type(e).__name__}: {e})") from e
-    if not isinstance(sd, dict): raise ValueError(f"{path}: holds a {type(sd).__name__}, not a state dict")
-    sd = {k.removeprefix('module.').removeprefix('features.'): v for k, v in sd.items()}
-    own = features.state_dict()
-    missing = [k for k in own if k not in sd]
-    if missing: raise ValueError(f"{path}: not torchvision VGG19 weights (missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''})")
-    bad = [k for k in own if sd[k].shape != own[k].shape]
-    if bad: raise ValueError(f"{path}: {bad[0]} has shape {tuple(sd[bad[0]].shape)}, VGG19 needs {tuple(own[bad[0]].shape)}")
-    features.load_state_dict({k: sd[k] for k in own})
-
 # %% ../nbs/04_losses.ipynb #82f7fada
 class PerceptualLoss(nn.Module):
     "Eq. 4, L_percep = || F_VGG(G(I^LR)) - F_VGG(I^HR) ||_1 (a mean): frozen VGG19 features, conv5_4 before its ReLU by default."
@@ -138,7 +125,7 @@ class PerceptualLoss(nn.Module):
         self.layer, self.criterion = layer, criterion
         self.features = _vgg19_features(layer)
         path = backbone_weights(weights, VGG19_FILE, VGG19_URL, 'VGG19 ImageNet weights for the perceptual loss', download)
-        if path is not None: _load_vgg19_features(self.features, path)
+        if path is not None: load_backbone(self.features, path, lambda k: k, 'VGG19')
         self.source = 'random' if path is None else str(path)
         for p in self.features.parameters(): p.requires_grad_(False)
         # ImageNet statistics of [0,1] RGB, as torchvision's VGG was trained with

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .core import backbone_weights, rgb2y
+from .core import backbone_weights, load_backbone, rgb2y
 
 # %% auto #0
 __all__ = ['ALEXNET_FILE', 'ALEXNET_URL', 'gaussian_window', 'filter_valid', 'calculate_psnr', 'calculate_ssim', 'mse', 'psnr',
@@ -157,21 +157,6 @@ def rmse(sr: Tensor | Sequence[Tensor],   # (N,C,H,W) in [0,1], or a list of (1,
 ALEXNET_FILE = 'alexnet-owt-7be5be79.pth'  # torchvision's AlexNet IMAGENET1K_V1 weights (233 MiB)
 ALEXNET_URL = 'https://download.pytorch.org/models/alexnet-owt-7be5be79.pth'
 
-# %% ../nbs/05_metrics.ipynb #a11d3f68
-def _load_alexnet(backbone: nn.Module, path: Path):
-    "Load torchvision AlexNet weights (`features.i.*`) from `path` into lpips' sliced AlexNet (`sliceK.i.*`)."
-    try: sd = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ValueError(f"{path}: cannot be read as a PyTorch state dict ({type(e).__name__}: {e})") from e
-    if not isinstance(sd, dict): raise ValueError(f"{path}: holds a {type(sd).__name__}, not a state dict")
-    sd = {k.removeprefix('module.'): v for k, v in sd.items()}
-    own = backbone.state_dict()
-    src = {k: 'features.' + k.split('.', 1)[1] for k in own}      # 'slice2.3.weight' -> 'features.3.weight'
-    missing = [v for v in src.values() if v not in sd]
-    if missing: raise ValueError(f"{path}: not torchvision AlexNet weights (missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''})")
-    bad = [k for k in own if sd[src[k]].shape != own[k].shape]
-    if bad: raise ValueError(f"{path}: {src[bad[0]]} has shape {tuple(sd[src[bad[0]]].shape)}, AlexNet needs {tuple(own[bad[0]].shape)}")
-    backbone.load_state_dict({k: sd[src[k]] for k in own})
-
 # %% ../nbs/05_metrics.ipynb #2958c25b
 class LPIPS(nn.Module):
     "LPIPS distance with AlexNet (the `lpips` package): RGB images in [0,1] in, one distance per image out."
@@ -187,7 +172,7 @@ class LPIPS(nn.Module):
             self.net = lpips.LPIPS(net='alex', version=version, pretrained=True, pnet_rand=True, verbose=False)
         self.version = version
         path = backbone_weights(weights, ALEXNET_FILE, ALEXNET_URL, 'AlexNet ImageNet weights for LPIPS', download)
-        if path is not None: _load_alexnet(self.net.net, path)
+        if path is not None: load_backbone(self.net.net, path, lambda k: k.split('.', 1)[1], 'AlexNet')   # lpips' 'slice2.3.w' is torchvision's 'features.3.w'
         self.source = 'random' if path is None else str(path)
         for p in self.net.parameters(): p.requires_grad_(False)
         self.net.eval()
