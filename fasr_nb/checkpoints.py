@@ -4,7 +4,7 @@
 
 # %% ../nbs/01a_checkpoints.ipynb #568e21c3
 from __future__ import annotations
-import math, os, re, tempfile, warnings
+import math, os, re, warnings
 from collections.abc import Mapping
 from pathlib import Path
 

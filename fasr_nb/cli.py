@@ -15,7 +15,7 @@ COMMANDS = {  # command: (module:function, one-line help)
     'train':     ('fasr_nb.recipes:train_cli',      'train a recipe (YAML): fasr train RECIPE [--set key=value ...] [--resume]'),
     'evaluate':  ('fasr_nb.evaluation:evaluate_cli', 'PSNR/SSIM/LPIPS/NIQE/PI of a folder of SR images against HR images'),
     'upscale':   ('fasr_nb.inference:upscale_cli',  'upscale images or folders with a trained generator (tiled, any precision)'),
-    'prepare':   ('fasr_nb.data:prepare_cli',       'download and prepare DIV2K or a benchmark set (resumable, checksummed)'),
+    'prepare':   ('fasr_nb.datasets:prepare_cli',    'download and prepare DIV2K or a benchmark set (resumable, checksummed)'),
     'subimages': ('fasr_nb.data:subimages_cli',     'cut large training images into overlapping sub-images (DIV2K style)'),
 }
 

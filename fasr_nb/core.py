@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #c27bbadc
 from __future__ import annotations
-import contextlib, errno, math, os, random, secrets, tempfile, warnings
+import contextlib, errno, math, os, random, secrets, warnings
 from pathlib import Path
 
 import cv2

@@ -21,7 +21,7 @@ __all__ = ['demo', 'demo_cli']
 # %% ../nbs/12_demo.ipynb #41f3d9e3
 def _demo_figure(rows: dict, hr_full, net_d, path: Path, crop: tuple):
     "bicubic | SR per stage | HR | score map, on one crop of one image."
-    import matplotlib; import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt
     (y, x, s) = crop
     ims = {k: v[..., y:y + s, x:x + s] for k, v in rows.items()}
     hr = hr_full[..., y:y + s, x:x + s]
@@ -59,16 +59,14 @@ def demo(run_dir='runs/demo',          # where the run and its figure go
     r = load_recipe(run_dir / 'recipe.yaml')
     dev = trainer.device
     val = PairedImageDataset(set5_dir(), scale=4)
-    try: import fasr_nb.niqe; has_niqe = niqe
-    except ImportError: has_niqe = False
-    rows = {'bicubic': validate(lambda x: imresize(x, 4), val, 4, niqe=has_niqe)}
+    rows = {'bicubic': validate(lambda x: imresize(x, 4), val, 4, niqe=niqe)}
     nets = {}
     for s in r.stages:
         from fasr_nb.checkpoints import load_generator
         with torch.device('meta'): g, _ = build_networks(load_recipe(r, ['networks.pretrained=null']))
         g = load_generator(g.to_empty(device='cpu'), run_dir / f"net_g_{s['name']}.pth").to(dev)
         nets[s['name']] = g
-        rows[f"{s['name']} stage"] = validate(g, val, 4, niqe=has_niqe)
+        rows[f"{s['name']} stage"] = validate(g, val, 4, niqe=niqe)
     # the figure: a crop of one Set5 image, tiled by the discriminator's input size
     i = [it['name'] for it in val.items].index(image)
     item = val[i]; lr, hr = item['lr'][None], item['hr'][None]

@@ -4,7 +4,6 @@
 
 # %% ../nbs/02_discriminators.ipynb #333d02fb
 from __future__ import annotations
-import math
 import re
 
 import torch

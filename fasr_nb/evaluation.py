@@ -18,7 +18,7 @@ from . import core
 from .core import atomic_write, get_device, imresize, int_at_least, list_images, modcrop, read_image
 from .data import bicubic_lr
 from .rrdb import RRDB, RRDBNet
-from .scoring import METRICS, NA, Scorer, metric_name
+from .scoring import METRICS, Scorer, metric_name
 from .sharing import SharedExtractor, SharedGenerator, count_parameters
 
 # %% auto #0

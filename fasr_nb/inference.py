@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_inference.ipynb #dedb32aa
 from __future__ import annotations
-import argparse, contextlib, math, sys, time, warnings
+import argparse, math, sys, time
 from itertools import product
 from pathlib import Path
 

@@ -4,8 +4,6 @@
 
 # %% ../nbs/04_losses.ipynb #ab2d42d9
 from __future__ import annotations
-import math
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F

@@ -5,7 +5,6 @@
 # %% ../nbs/05_metrics.ipynb #627df4af
 from __future__ import annotations
 import math, warnings
-from pathlib import Path
 from typing import Sequence
 
 import cv2

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07a_recipes.ipynb #547dc507
 from __future__ import annotations
-import argparse, bisect, copy, difflib, json, math, os, re, shutil, socket, sys, time
+import argparse, bisect, copy, difflib, json, math, os, re, socket, sys
 from contextlib import contextmanager, nullcontext
 from fnmatch import fnmatch
 from importlib.resources import files
@@ -15,16 +15,16 @@ import yaml
 from fastcore.basics import AttrDict
 from torch import nn
 
-from .core import atomic_write, find_weights, get_device, set_seed
+from .core import atomic_write, find_weights, set_seed
 from .rrdb import RRDBNet, SRResNet, default_init_weights
 from .discriminators import VGGStyleDiscriminator, UNetDiscriminator, SRGANDiscriminator, split_batchnorm
 from .sharing import (SharedExtractor, SRResExtractor, SharedGenerator, SharedDiscriminator,
-                             generator_parameters, discriminator_parameters, count_parameters)
+                             generator_parameters, discriminator_parameters)
 from .losses import GeneratorObjective, DiscriminatorObjective, PerceptualLoss, OBJECTIVE_WEIGHTS
 from .data import PairedImageDataset, bundled_training_images, set5_dir
 from .trainer import (CHECKPOINT_FORMAT, Callback, Trainer, Stage, stream_loader, init_distributed, DistEnv, MixedPrecision, ChannelsLast,
                              EMA, Validate, Checkpoint, CSVLogger, TensorBoardLogger, ProgressBar, StageTimeLimit, NonFiniteLossError,
-                             validate, fastest_precision, _mix_seed)
+                             fastest_precision, _mix_seed)
 
 # %% auto #0
 __all__ = ['NETWORKS', 'RESUME_FREE', 'recipes_dir', 'list_recipes', 'get_dotted', 'set_dotted', 'parse_set', 'Recipe',

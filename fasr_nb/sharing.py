@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 
-import torch
 from torch import Tensor, nn
 
 from .checkpoints import CheckpointError

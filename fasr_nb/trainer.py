@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_trainer.ipynb #e08eed6f
 from __future__ import annotations
-import copy, csv, hashlib, math, os, random, shutil, sys, tempfile, time, warnings
+import copy, csv, hashlib, math, os, random, shutil, sys, time, warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +18,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, Dataset, Sampler
 from fastcore.basics import patch
 
-from .core import PRECISIONS, atomic_write, get_device, precision_context, set_seed
+from .core import PRECISIONS, atomic_write, get_device, precision_context
 from .scoring import Scorer
 
 # %% auto #0

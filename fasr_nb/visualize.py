@@ -5,7 +5,7 @@ over an SR image, the feature maps of Fig. 12 through forward hooks, and a run's
 
 # %% ../nbs/10_visualize.ipynb #8dc08887
 from __future__ import annotations
-import csv, math
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
