@@ -14,10 +14,10 @@ from torch import Tensor
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'IMAGE_EXTENSIONS', 'MAX_PIXELS', 'set_seed', 'get_device', 'native_cpu_bf16', 'precision_context',
-           'int_at_least', 'ImageReadError', 'ImageTooLargeError', 'image_bit_depth', 'list_images', 'read_image',
-           'remove_stale_temps', 'atomic_write', 'to_uint', 'write_image', 'rgb2ycbcr', 'rgb2y', 'ycbcr2rgb', 'cubic',
-           'resize_matrix', 'imresize', 'modcrop', 'weights_dir', 'find_weights', 'load_backbone', 'backbone_weights',
-           'show_images']
+           'int_at_least', 'ImageReadError', 'ImageTooLargeError', 'image_bit_depth', 'list_images', 'pair_images',
+           'read_image', 'remove_stale_temps', 'atomic_write', 'to_uint', 'write_image', 'rgb2ycbcr', 'rgb2y',
+           'ycbcr2rgb', 'cubic', 'resize_matrix', 'imresize', 'modcrop', 'weights_dir', 'find_weights', 'load_backbone',
+           'backbone_weights', 'show_images']
 
 # %% ../nbs/00_core.ipynb #770fc4f2
 def set_seed(seed: int = 0):  # the one seed for Python, NumPy and PyTorch (all devices)
@@ -144,6 +144,37 @@ def list_images(folder) -> list[Path]:
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith('.'))
     if not files: raise FileNotFoundError(f"{folder}: no images in this folder (looked for {', '.join(IMAGE_EXTENSIONS)})")
     return files
+
+def pair_images(refs: list,              # the reference images (e.g. HR), in order
+                folder,                  # the folder holding their partners
+                suffixes=('',),          # a partner's stem is a reference's stem + one of these, in any case: ('', 'x4')
+                prefix_ok: bool = False, # failing that, the one image whose stem starts with the reference's (baby_x4_SR)
+                strict: bool = False     # also an error: an image of `folder` that is nobody's partner
+               ) -> list[Path]:
+    "The partner in `folder` of each reference image, by file name; an error names every image left without one."
+    cands = list_images(folder)
+    by_stem = {}
+    for p in cands: by_stem.setdefault(p.stem.lower(), []).append(p)
+    out, missing = [], []
+    for r in refs:
+        s = Path(r).stem.lower()
+        hit = next((by_stem[s + x.lower()] for x in suffixes if s + x.lower() in by_stem), None)
+        if hit is None and prefix_ok:
+            hit = [p for p in cands if p.stem.lower().startswith(s)] or None
+            if hit and len(hit) > 1:
+                raise ValueError(f"{folder}: several images could be {Path(r).name}'s partner: {', '.join(p.name for p in hit)}")
+        if hit is None: missing.append(Path(r).name); continue
+        if len(hit) > 1: raise ValueError(f"{folder}: two images could be {Path(r).name}'s partner: {', '.join(p.name for p in hit)}")
+        out.append(hit[0])
+    lone = [p.name for p in cands if p not in out] if strict else []
+    shown = lambda names: ', '.join(names[:10]) + (f' ... ({len(names) - 10} more)' if len(names) > 10 else '')
+    problems = []
+    if missing:
+        looked = ' or '.join(f"NAME{x}.ext" for x in suffixes) + (', or NAME*.ext' if prefix_ok else '')
+        problems.append(f"no partner for {len(missing)} of {len(refs)} image(s) (looked for {looked}): {shown(missing)}")
+    if lone: problems.append(f"{shown(lone)} {'is' if len(lone) == 1 else 'are'} nobody's partner among the images of {Path(refs[0]).parent}")
+    if problems: raise FileNotFoundError(f"{folder}: " + '; '.join(problems))
+    return out
 
 def read_image(path,
                orient: bool = True,           # turn the image upright as its EXIF orientation says (False: pixels as stored)

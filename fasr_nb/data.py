@@ -14,7 +14,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, get_worker_info
 from tqdm.auto import tqdm
 
-from .core import imresize, int_at_least, list_images, modcrop, read_image, write_image
+from .core import imresize, int_at_least, list_images, pair_images, modcrop, read_image, write_image
 
 # %% auto #0
 __all__ = ['BUNDLED_PHOTOS', 'to_rgb', 'bicubic_lr', 'paired_random_crop', 'augment_pair', 'PairedImageDataset',
@@ -97,20 +97,6 @@ def _image_size(path: Path) -> tuple[int, int]:
         return h, w
     except Exception: return tuple(read_image(path).shape[-2:])
 
-def _match_lr(hr_files: list[Path], lr_dir, scale: int) -> list[Path]:
-    "The LR partner of each HR file: same stem, or stem + 'x{scale}' (EDSR/DIV2K naming)."
-    lr_by_stem = {p.stem.lower(): p for p in list_images(lr_dir)}
-    pairs, missing = [], []
-    for f in hr_files:
-        s = f.stem.lower()
-        p = lr_by_stem.get(s) or lr_by_stem.get(f'{s}x{scale}')
-        (pairs if p else missing).append(p or f.name)
-    if missing:
-        shown = ', '.join(missing[:10]) + (f', ... ({len(missing) - 10} more)' if len(missing) > 10 else '')
-        raise FileNotFoundError(f"{len(missing)} HR image(s) have no LR partner in {lr_dir} (looked for NAME.ext and "
-                                f"NAMEx{scale}.ext): {shown}")
-    return pairs
-
 def _tensor_items(images, what: str) -> list[tuple[str, Tensor]]:
     "A list of tensors, or of (name, tensor) pairs, as (name, tensor) pairs."
     images = list(images)
@@ -136,7 +122,7 @@ class PairedImageDataset(Dataset):
         if isinstance(hr, (str, os.PathLike)):                      # files
             hr_files = list_images(hr)
             if lr is not None and not isinstance(lr, (str, os.PathLike)): raise TypeError("with an HR folder, `lr` must be a folder or None")
-            lr_files = _match_lr(hr_files, lr, scale) if lr is not None else [None] * len(hr_files)
+            lr_files = pair_images(hr_files, lr, ('', f'x{scale}')) if lr is not None else [None] * len(hr_files)   # EDSR/DIV2K: NAMEx4.png
             self.items = [dict(name=h.stem, hr=h, lr=l, hr_size=_image_size(h), lr_size=l and _image_size(l))
                           for h, l in zip(hr_files, lr_files)]
         else:                                                       # tensors

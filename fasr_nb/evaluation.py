@@ -15,7 +15,7 @@ import torch
 from torch import nn, Tensor
 
 from . import core
-from .core import atomic_write, get_device, imresize, int_at_least, list_images, modcrop, read_image
+from .core import atomic_write, get_device, imresize, int_at_least, list_images, modcrop, pair_images, read_image
 from .data import bicubic_lr
 from .rrdb import RRDB, RRDBNet
 from .scoring import METRICS, Scorer, metric_name
@@ -193,16 +193,6 @@ class Bicubic(nn.Module):
         super().__init__(); self.scale = scale
     def forward(self, lr: Tensor) -> Tensor: return imresize(lr, self.scale)
 
-# %% ../nbs/09_evaluate.ipynb #72c3f792
-def _match(hr_file: Path, files: list[Path], folder) -> Path:
-    "The file in `files` for the HR image `hr_file`: same stem, else the one stem that starts with it."
-    same = [p for p in files if p.stem == hr_file.stem]
-    if same: return same[0]
-    starts = [p for p in files if p.stem.startswith(hr_file.stem)]
-    if len(starts) == 1: return starts[0]
-    why = f"several files start with {hr_file.stem!r}: {', '.join(p.name for p in starts)}" if starts else f"no {hr_file.stem}.* file"
-    raise FileNotFoundError(f"{folder}: cannot find the image for {hr_file.name} ({why})")
-
 # %% ../nbs/09_evaluate.ipynb #ba087cc0
 def sr_images(method,               # a folder of SR images (str/Path, '{dataset}' is filled in), or a callable LR -> SR
               hr_dir,               # the folder of HR images
@@ -213,20 +203,20 @@ def sr_images(method,               # a folder of SR images (str/Path, '{dataset
     "Yield `(name, sr, hr)` for every HR image: SR and HR as (1,3,H,W) tensors in [0,1], HR cropped to SR's size."
     hr_files = list_images(hr_dir)
     if isinstance(method, (str, Path)):
-        folder = Path(str(method).format(dataset=dataset)); files = list_images(folder)
-        for f in hr_files:
-            sr, hr = read_image(_match(f, files, folder))[:, :3], read_image(f)[:, :3]
+        folder = Path(str(method).format(dataset=dataset))
+        for f, s in zip(hr_files, pair_images(hr_files, folder, prefix_ok=True)):   # baby.png, or baby_x4_SR.png
+            sr, hr = read_image(s)[:, :3], read_image(f)[:, :3]
             if sr.shape[-2:] != modcrop(hr, scale).shape[-2:] and sr.shape[-2:] != hr.shape[-2:]:
                 raise ValueError(f"{folder}: {f.stem} is {tuple(sr.shape[-2:])} but its HR image is {tuple(hr.shape[-2:])}")
             yield f.stem, sr, hr[..., :sr.shape[-2], :sr.shape[-1]]
         return
     if not callable(method): raise TypeError(f"a method is a folder or a callable LR -> SR, got {type(method).__name__}")
     device = get_device(device)
-    lr_files = list_images(lr_dir) if lr_dir is not None else None
+    lr_files = pair_images(hr_files, lr_dir, ('', f'x{scale}'), prefix_ok=True) if lr_dir is not None else [None] * len(hr_files)
     if isinstance(method, nn.Module): method = method.to(device).eval()
-    for f in hr_files:
+    for f, lf in zip(hr_files, lr_files):
         hr = modcrop(read_image(f)[:, :3], scale)
-        lr = read_image(_match(f, lr_files, lr_dir))[:, :3] if lr_files else bicubic_lr(hr, scale)
+        lr = read_image(lf)[:, :3] if lf is not None else bicubic_lr(hr, scale)
         with torch.inference_mode(): sr = quantize(method(lr.to(device)).float().cpu())
         if sr.shape[-2:] != hr.shape[-2:]:
             raise ValueError(f"{f.name}: the method made {tuple(sr.shape[-2:])} from {tuple(lr.shape[-2:])}, the HR image is {tuple(hr.shape[-2:])}")
@@ -306,27 +296,12 @@ class EvalResult:
     __repr__ = __str__ = table
 
 # %% ../nbs/09_evaluate.ipynb #af5b6229
-def _images_by_stem(folder, suffix: str = '') -> dict[str, Path]:
-    "The image files of `folder` keyed by their stem (with `suffix` removed from its end)."
-    out = {}
-    for p in list_images(folder):
-        stem = p.stem[:-len(suffix)] if suffix and p.stem.endswith(suffix) else p.stem
-        if stem in out: raise ValueError(f"{folder}: two images named {stem!r} ({out[stem].name}, {p.name})")
-        out[stem] = p
-    return out
-
-def _pairs(sr_dir, hr_dir, sr_suffix: str):
-    "[(name, sr_path, hr_path or None)], with an error naming every file that has no partner."
-    srs = _images_by_stem(sr_dir, sr_suffix)
-    if hr_dir is None: return [(k, p, None) for k, p in srs.items()]
-    hrs = _images_by_stem(hr_dir)
-    lone_sr, lone_hr = [srs[k].name for k in srs if k not in hrs], [hrs[k].name for k in hrs if k not in srs]
-    if lone_sr or lone_hr:
-        msg = [f"SR and HR images do not pair up by name"]
-        if lone_sr: msg.append(f"in {sr_dir} without an HR image in {hr_dir}: {', '.join(lone_sr)}")
-        if lone_hr: msg.append(f"in {hr_dir} without an SR image in {sr_dir}: {', '.join(lone_hr)}")
-        raise ValueError('; '.join(msg))
-    return [(k, srs[k], hrs[k]) for k in srs]
+def _pairs(sr_dir, hr_dir, sr_suffix: str) -> list[tuple]:
+    "[(name, SR file, HR file or None)]: SR images paired with HR images by name, every file with a partner."
+    if hr_dir is None:
+        return [(p.stem[:-len(sr_suffix)] if sr_suffix and p.stem.endswith(sr_suffix) else p.stem, p, None) for p in list_images(sr_dir)]
+    hrs = list_images(hr_dir)
+    return [(h.stem, s, h) for h, s in zip(hrs, pair_images(hrs, sr_dir, (sr_suffix,), strict=True))]
 
 # %% ../nbs/09_evaluate.ipynb #a944607b
 def evaluate(sr_dir,                               # folder of super-resolved images
