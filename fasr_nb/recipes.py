@@ -4,7 +4,7 @@
 
 # %% ../nbs/07a_recipes.ipynb #547dc507
 from __future__ import annotations
-import argparse, bisect, copy, difflib, json, math, os, re, socket, sys
+import argparse, bisect, copy, difflib, math, os, re, socket, sys
 from contextlib import contextmanager, nullcontext
 from fnmatch import fnmatch
 from importlib.resources import files
@@ -30,8 +30,7 @@ from .trainer import (CHECKPOINT_FORMAT, Callback, Trainer, Stage, stream_loader
 __all__ = ['NETWORKS', 'RESUME_FREE', 'recipes_dir', 'list_recipes', 'get_dotted', 'set_dotted', 'parse_set', 'Recipe',
            'deep_merge', 'check_recipe', 'check_values', 'load_recipe', 'make_network', 'build_networks',
            'pretrained_path', 'build_objective', 'resolve_precision', 'ChannelShuffle', 'build_data', 'build',
-           'checkpoint_recipe', 'recipe_changes', 'run_lock', 'train', 'train_cli', 'read_official_json',
-           'recipe_from_official']
+           'checkpoint_recipe', 'recipe_changes', 'run_lock', 'train', 'train_cli']
 
 # %% ../nbs/07a_recipes.ipynb #28160d40
 def recipes_dir() -> Path:
@@ -543,87 +542,3 @@ def train_cli(argv=None) -> int:
         from fasr_nb.cli import error_line
         print(error_line('train', e), file=sys.stderr); return 1
     return 0
-
-# %% ../nbs/07a_recipes.ipynb #a1f558ca
-def read_official_json(src) -> dict:
-    "An official (BasicSR 2019) option file, a JSON with // comments, as a dict (`src`: a path or the text)."
-    text = Path(src).read_text() if not str(src).lstrip().startswith('{') else str(src)
-    # drop // comments outside strings
-    out, in_str, i = [], False, 0
-    while i < len(text):
-        c = text[i]
-        if in_str:
-            out.append(c)
-            if c == '\\': out.append(text[i + 1]); i += 1
-            elif c == '"': in_str = False
-        elif c == '"': in_str = True; out.append(c)
-        elif text.startswith('//', i):
-            while i < len(text) and text[i] != '\n': i += 1
-            continue
-        else: out.append(c)
-        i += 1
-    try: return json.loads(''.join(out))
-    except json.JSONDecodeError as e: raise ValueError(f"{src if len(str(src)) < 200 else 'option text'}: not a valid option file: {e}") from None
-
-_OFFICIAL_LOSSES = {'feature_weight': 'percep', 'gan_weight': 'adv', 'gan_mask_weight': 'fine', 'atten_weight': 'attention', 'pixel_weight': 'pixel'}
-
-def recipe_from_official(src,              # a path to an official option JSON, its text, or the parsed dict
-                         name: str | None = None) -> Recipe:
-    "A fasr_nb recipe from an official option file (train_FASRGAN.json style)."
-    opt = src if isinstance(src, dict) else read_official_json(src)
-    tr, ds = opt.get('train', {}), opt.get('datasets', {})
-    notes = []
-    def need(cond, msg):
-        if not cond: raise ValueError(f"official option file: {msg}")
-    nets = {'extractor': None, 'share_extractor': True, 'pretrained': opt.get('path', {}).get('pretrain_model_G')}
-    e, nf_in = opt.get('network_E'), 3
-    if e:
-        nets['extractor'] = {'type': 'SharedExtractor', 'nf': e.get('nf', 64), 'ne': e.get('nb', 1), 'gc': e.get('gc', 32)}
-        nets['extractor_init'] = 1.0
-        nf_in = e.get('nf', 64)
-        if opt.get('path', {}).get('pretrain_model_E'):
-            notes.append(f"path.pretrain_model_E ({opt['path']['pretrain_model_E']}) is not loaded: join E and G in one file "
-                         "(save_weights(load_model(G, extractor=E), 'fs.pth') from fasr_nb.inference and .checkpoints) "
-                         "and set networks.pretrained to it")
-            nets['pretrained'] = None
-    g = opt['network_G']; which = g.get('which_model_G', 'RRDB_net')
-    if which in ('RRDB_net', 'RRDBNet_G', 'RRDBNet'):
-        nets['generator'] = {'type': 'RRDBNet', 'in_nc': nf_in, 'nf': g.get('nf', 64), 'nb': g.get('nb', 23), 'gc': g.get('gc', 32)}
-    elif which.startswith('sr_resnet'): nets['generator'] = {'type': 'SRResNet', 'in_nc': nf_in, 'nf': g.get('nf', 64), 'nb': g.get('nb', 16)}
-    else: raise ValueError(f"official option file: generator {which!r} is not one of fasr_nb's (RRDB_net, sr_resnet)")
-    d = opt.get('network_D')
-    if d:
-        wd = d['which_model_D']
-        if wd.lower() == 'unet': nets['discriminator'] = {'type': 'UNetDiscriminator', 'in_nc': nf_in, 'nf': d.get('nf', 64)}
-        elif wd.startswith('discriminator_vgg'): nets['discriminator'] = {'type': 'VGGStyleDiscriminator', 'in_nc': nf_in, 'nf': d.get('nf', 64)}
-        else: raise ValueError(f"official option file: discriminator {wd!r} is not one of fasr_nb's (Unet, discriminator_vgg_*)")
-        need(tr.get('gan_type', 'vanilla') == 'vanilla', f"gan_type {tr.get('gan_type')!r}: fasr_nb trains the relativistic BCE GAN of the paper ('vanilla' in the code)")
-    else: nets['discriminator'] = None
-    need(tr.get('lr_scheme', 'MultiStepLR') == 'MultiStepLR', f"lr_scheme {tr.get('lr_scheme')!r}: only MultiStepLR")
-    need(tr.get('pixel_criterion', 'l1') == 'l1', f"pixel_criterion {tr.get('pixel_criterion')!r}: only l1")
-    need(tr.get('feature_criterion', 'l1') == 'l1', f"feature_criterion {tr.get('feature_criterion')!r}: only l1")
-    weights = {ours: float(tr[theirs]) for theirs, ours in _OFFICIAL_LOSSES.items() if theirs in tr}
-    stage = {'name': 'gan' if d else 'psnr', 'iterations': int(float(tr.get('niter', 500000))),
-             'objective': {**{k: 0. for k in GeneratorObjective.terms}, **weights} if d else {'preset': 'psnr'},
-             'lr_g': float(tr['lr_G']), 'milestones': [int(float(m)) for m in tr.get('lr_steps', [])], 'gamma': float(tr.get('lr_gamma', 0.5))}
-    if d: stage.update(discriminator=True, lr_d=float(tr.get('lr_D', tr['lr_G'])))
-    dtr, dval = ds.get('train', {}), ds.get('val', {})
-    if not (dtr.get('use_flip', True) and dtr.get('use_rot', True)): notes.append("use_flip/use_rot false: fasr_nb always applies the 8 flips and rotations")
-    beta1 = tr.get('beta1_G', 0.9)
-    base = _resolve('fasrgan')
-    r = deep_merge({k: v for k, v in base.items() if k not in ('stages', 'official_set', 'networks')}, {
-        'name': name or re.sub(r'\W+', '_', str(opt.get('name', 'official'))).strip('_').lower(),
-        'description': f"converted from the official option file {opt.get('name', '')!r}" + (f"; NOTE: {'; '.join(notes)}" if notes else ''),
-        'scale': opt.get('scale', 4), 'seed': int(tr.get('manual_seed', 0)), 'official': False, 'official_set': None,
-        'networks': nets,
-        'data': {'train': {'hr': dtr.get('dataroot_HR', base['data']['train']['hr']), 'lr': dtr.get('dataroot_LR'), 'cache': False},
-                 'val': {'hr': dval.get('dataroot_HR', 'set5'), 'lr': dval.get('dataroot_LR'), 'max_images': None},
-                 'num_workers': dtr.get('n_workers', 4)},
-        'train': {'batch': dtr.get('batch_size', 16), 'patch': dtr.get('HR_size', 128), 'betas': [beta1, 0.999], 'ema': None,
-                  'bn_groups': max(1, len(opt.get('gpu_ids') or [])), 'schedule_first': True,
-                  'log_every': int(float(opt.get('logger', {}).get('print_freq', 100))),
-                  'save_every': int(float(opt.get('logger', {}).get('save_checkpoint_freq', 5000)))},
-        'val': {'every': int(float(tr.get('val_freq', 5000)))},
-        'stages': [stage]})
-    for n in notes: print(f"NOTE: {n}", file=sys.stderr)
-    return Recipe(check_recipe(r))
