@@ -395,7 +395,7 @@ def build(r: Recipe,                   # a loaded recipe
     if progress: cbs.append(ProgressBar())
     return dict(net_g=net_g, net_d=net_d, stages=stages, val_ds=val_ds, cbs=cbs, env=env)
 
-# %% ../nbs/07a_recipes.ipynb #d178f6de
+# %% ../nbs/07a_recipes.ipynb #52e4c4c2
 def checkpoint_recipe(path: Path, strict: bool = False) -> dict | None:
     "The recipe a training checkpoint was saved with; `strict`: an unreadable or foreign file is an error (else None)."
     from fasr_nb.checkpoints import read_checkpoint
@@ -424,6 +424,7 @@ def recipe_changes(saved: dict, new: dict) -> list[tuple[str, object, object]]:
     diff = [k for k in dict.fromkeys([*a, *b]) if a.get(k, missing) != b.get(k, missing)]
     return [(k, a.get(k), b.get(k)) for k in diff if not any(fnmatch(k, pat) for pat in RESUME_FREE)]
 
+# %% ../nbs/07a_recipes.ipynb #668dbeba
 @contextmanager
 def run_lock(run_dir: Path):
     "Hold `run_dir/.lock` for the block: a second holder is refused; the OS releases it when this process ends."
@@ -440,6 +441,7 @@ def run_lock(run_dir: Path):
     try: yield
     finally: fcntl.flock(f, fcntl.LOCK_UN); f.close()
 
+# %% ../nbs/07a_recipes.ipynb #45f9507c
 class _RecipeFile(Callback):
     "Write run_dir/recipe.yaml at the start of a new run, or once a resumed run's checkpoint has loaded."
     order = -100
@@ -463,6 +465,7 @@ class _KeepNewSchedule(Callback):
             n = bisect.bisect_right(sorted(s.milestones.elements()), s.last_epoch)   # milestones passed so far
             for group, base in zip(s.optimizer.param_groups, s.base_lrs): group['initial_lr'], group['lr'] = base, base * s.gamma ** n
 
+# %% ../nbs/07a_recipes.ipynb #fa773f96
 def train(recipe,                  # a recipe name, YAML file or Recipe
           overrides=None,          # dotted overrides (dict or ['key=value', ...])
           run_dir=None,            # default runs/<name>

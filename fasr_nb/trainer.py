@@ -44,7 +44,7 @@ class Callback:
     @property
     def name(self) -> str: return type(self).__name__
 
-# %% ../nbs/07_trainer.ipynb #0ad65be7
+# %% ../nbs/07_trainer.ipynb #af382bf8
 def _mix_seed(*parts) -> int:
     "A well-mixed 63-bit seed from any parts (blake2b)."
     return int.from_bytes(hashlib.blake2b('/'.join(map(str, parts)).encode(), digest_size=8).digest(), 'little') >> 1
@@ -87,6 +87,7 @@ class StreamSampler(Sampler):
             for pos in self.positions(it): yield self.index(pos), _mix_seed(self.seed, 'sample', pos)
             it += 1
 
+# %% ../nbs/07_trainer.ipynb #41244b33
 @contextmanager
 def seeded_rngs(seed: int):
     "Seed Python's, NumPy's and PyTorch's (CPU) global RNGs for the block; restore them afterwards."
@@ -359,7 +360,7 @@ def set_rng_state(s: dict):
     torch.set_rng_state(s['torch'])
     if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
-# %% ../nbs/07_trainer.ipynb #71b025ab
+# %% ../nbs/07_trainer.ipynb #93533afa
 def _sd(o): return o.state_dict() if o is not None else None
 
 def _nonfinite_weights(nets) -> list[str]:
@@ -403,6 +404,7 @@ def _copy_atomic(src: Path, dst: Path):
         except OSError: shutil.copy2(src, tmp)
     atomic_write(dst, link_or_copy)
 
+# %% ../nbs/07_trainer.ipynb #5e70bc2b
 @patch
 def _keep_good_checkpoint(self: Trainer) -> str:
     "After a non-finite loss: make latest.pth the last checkpoint whose weights gave a finite loss; say which it is."
@@ -419,6 +421,7 @@ def _keep_good_checkpoint(self: Trainer) -> str:
     return (f"; {latest} holds stage {ck['stage_name']!r} iteration {ck['iteration']}, the last checkpoint whose weights "
             "gave a finite loss (lower the learning rate before resuming from it)")
 
+# %% ../nbs/07_trainer.ipynb #6335d614
 @patch
 def load_checkpoint(self: Trainer, path):
     "Restore the training state saved by `save_checkpoint` (networks on their device already)."
@@ -631,7 +634,7 @@ class Validate(Callback):
     def state_dict(self): return {'best': dict(self.best)}
     def load_state_dict(self, sd): self.best = dict(sd['best'])
 
-# %% ../nbs/07_trainer.ipynb #1d9575b1
+# %% ../nbs/07_trainer.ipynb #e61a6725
 _CSV_FIELDS = ['global_iteration', 'stage', 'iteration', 'name', 'value', 'seconds']
 
 class _Averager:
@@ -680,6 +683,7 @@ class CSVLogger(Callback):
             self._write([dict(global_iteration=t.global_iteration, stage=t.stage.name, iteration=t.iteration, name=k,
                               value=f'{v:.6g}', seconds=secs) for k, v in self.avg.pop(t.log).items()])
 
+# %% ../nbs/07_trainer.ipynb #6d08f3f6
 class TensorBoardLogger(Callback):
     "Write the training and validation scalars to TensorBoard (run_dir/tb), when the tensorboard package is installed."
     order = 30
@@ -710,6 +714,7 @@ class TensorBoardLogger(Callback):
     def cleanup_fit(self, t: Trainer):
         if self.writer is not None: self.writer.close(); self.writer = None
 
+# %% ../nbs/07_trainer.ipynb #20c0fa38
 class ProgressBar(Callback):
     "A tqdm bar over every iteration of every stage, showing the stage, the latest losses and an ETA."
     order = 40
