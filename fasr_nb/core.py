@@ -14,8 +14,8 @@ from torch import Tensor
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'IMAGE_EXTENSIONS', 'MAX_PIXELS', 'set_seed', 'get_device', 'native_cpu_bf16', 'precision_context',
-           'int_at_least', 'ImageReadError', 'ImageTooLargeError', 'image_bit_depth', 'list_images', 'pair_images',
-           'read_image', 'remove_stale_temps', 'atomic_write', 'to_uint', 'write_image', 'rgb2ycbcr', 'rgb2y',
+           'int_at_least', 'ImageReadError', 'ImageTooLargeError', 'image_bit_depth', 'read_image', 'list_images',
+           'pair_images', 'remove_stale_temps', 'atomic_write', 'to_uint', 'write_image', 'rgb2ycbcr', 'rgb2y',
            'ycbcr2rgb', 'cubic', 'resize_matrix', 'imresize', 'modcrop', 'weights_dir', 'find_weights', 'load_backbone',
            'backbone_weights', 'show_images']
 
@@ -78,7 +78,7 @@ def int_at_least(lo: int):
     parse.__name__ = f'int >= {lo}'
     return parse
 
-# %% ../nbs/00_core.ipynb #987dd625
+# %% ../nbs/00_core.ipynb #47f2543d
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 MAX_PIXELS = 100_000_000   # the most pixels (width x height) an image may have to be decoded; None: no limit
 
@@ -137,6 +137,17 @@ def image_bit_depth(path) -> int:
     "8 or 16: the bits per sample of the image file at `path`."
     return 16 if _read_array(path).dtype == np.uint16 else 8
 
+# %% ../nbs/00_core.ipynb #fb4ae8ff
+def read_image(path,
+               orient: bool = True,           # turn the image upright as its EXIF orientation says (False: pixels as stored)
+               max_pixels: int | None = None  # refuse larger images before decoding them; None: MAX_PIXELS
+              ) -> Tensor:
+    "Read an image file into a float32 tensor (1, C, H, W) in [0, 1]; C is 1 (gray), 2 (gray + alpha), 3 or 4 (RGBA)."
+    arr = _read_array(path, orient, max_pixels)
+    x = torch.from_numpy(arr.astype(np.float32) / np.iinfo(arr.dtype).max)
+    return (x[None] if x.ndim == 2 else x.permute(2, 0, 1))[None].contiguous()
+
+# %% ../nbs/00_core.ipynb #4c47cf3a
 def list_images(folder) -> list[Path]:
     "The image files of `folder`, sorted by name, hidden files (e.g. `._name.png` forks) left out; an error if there are none."
     folder = Path(folder)
@@ -175,15 +186,6 @@ def pair_images(refs: list,              # the reference images (e.g. HR), in or
     if lone: problems.append(f"{shown(lone)} {'is' if len(lone) == 1 else 'are'} nobody's partner among the images of {Path(refs[0]).parent}")
     if problems: raise FileNotFoundError(f"{folder}: " + '; '.join(problems))
     return out
-
-def read_image(path,
-               orient: bool = True,           # turn the image upright as its EXIF orientation says (False: pixels as stored)
-               max_pixels: int | None = None  # refuse larger images before decoding them; None: MAX_PIXELS
-              ) -> Tensor:
-    "Read an image file into a float32 tensor (1, C, H, W) in [0, 1]; C is 1 (gray), 2 (gray + alpha), 3 or 4 (RGBA)."
-    arr = _read_array(path, orient, max_pixels)
-    x = torch.from_numpy(arr.astype(np.float32) / np.iinfo(arr.dtype).max)
-    return (x[None] if x.ndim == 2 else x.permute(2, 0, 1))[None].contiguous()
 
 # %% ../nbs/00_core.ipynb #78f0ea3f
 _TMP_SUFFIX = '.fasr-tmp'

@@ -59,7 +59,7 @@ DATASETS = {d.name: d for d in [
                        'put its 109 images in ROOT/Manga109/HR, and run `fasr prepare Manga109` again to make the LR images.'),
 ]}
 
-# %% ../nbs/06a_datasets.ipynb #5b33b853
+# %% ../nbs/06a_datasets.ipynb #271b6638
 class ChecksumError(ValueError):
     "A downloaded or existing file whose size or checksum is not the expected one."
 
@@ -108,6 +108,7 @@ def _fetch(url: str, part: Path, size, timeout, chunk, progress):
     got = part.stat().st_size
     if total is not None and got < total: raise ConnectionError(f"connection closed after {got} of {total} bytes")
 
+# %% ../nbs/06a_datasets.ipynb #890b1db0
 def download_file(url: str,              # http(s) address
                   dst,                   # the final file
                   sha256: str | None = None,  # expected SHA-256 (hex), if known
@@ -198,7 +199,7 @@ def extract_archive(archive,  # a .zip or .tar(.gz/.bz2/.xz) file
                 atomic_write(target, write)
     return dest
 
-# %% ../nbs/06a_datasets.ipynb #a8a9fba8
+# %% ../nbs/06a_datasets.ipynb #f88860ca
 def make_lr_folder(hr_dir,             # folder of HR images
                    lr_dir,             # output folder
                    scale: int = 4,
@@ -222,6 +223,7 @@ def _record(manifest: Path, filename: str, entry: dict):
 def _has_images(d: Path) -> bool:
     return d.is_dir() and any(p.suffix.lower() in IMAGE_EXTENSIONS for p in d.iterdir())
 
+# %% ../nbs/06a_datasets.ipynb #6a7f6ef1
 def prepare(dataset,                        # a name of DATASETS (case-insensitive) or a DatasetSource
             root='data/datasets',           # where datasets live
             scales=(4,),                    # LR scales to make

@@ -18,7 +18,7 @@ from .visualize import score_map
 # %% auto #0
 __all__ = ['demo', 'demo_cli']
 
-# %% ../nbs/12_demo.ipynb #41f3d9e3
+# %% ../nbs/12_demo.ipynb #dda3ee0c
 def _demo_figure(rows: dict, hr_full, net_d, path: Path, crop: tuple):
     "bicubic | SR per stage | HR | score map, on one crop of one image."
     import matplotlib.pyplot as plt
@@ -40,6 +40,7 @@ def _demo_figure(rows: dict, hr_full, net_d, path: Path, crop: tuple):
     plt.close(fig)
     return path
 
+# %% ../nbs/12_demo.ipynb #076f4ca5
 def demo(run_dir='runs/demo',          # where the run and its figure go
          overrides=None,               # dotted overrides of the demo recipe
          device=None,                  # None: CUDA if available, else the CPU
@@ -91,6 +92,7 @@ def demo(run_dir='runs/demo',          # where the run and its figure go
     res['figure'] = fig_path
     return res
 
+# %% ../nbs/12_demo.ipynb #4171d15e
 def demo_cli(argv=None) -> int:
     "`fasr demo [--run-dir runs/demo] [--fresh] [--set KEY=VALUE ...] [--device DEV]`"
     p = argparse.ArgumentParser(prog='fasr demo', description="Train a small FASRGAN on scikit-image's photographs (PSNR stage, "

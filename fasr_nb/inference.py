@@ -188,7 +188,7 @@ def upscale(model: nn.Module,             # a super-resolution network with a `s
     if p: out = out[..., scale * p:out.shape[-2] - scale * p, scale * p:out.shape[-1] - scale * p]
     return out.clamp_(0, 1).to(img.device)
 
-# %% ../nbs/08_inference.ipynb #32ad5b96
+# %% ../nbs/08_inference.ipynb #bd8eeb04
 def upscale_file(model: nn.Module,   # the generator
                  src,                # an image file: gray, RGB or RGBA, 8 or 16 bits
                  dst,                # the output file; its extension picks the format (16-bit input: .png or .tif)
@@ -213,6 +213,7 @@ def image_files(inputs) -> list[Path]:
 def _listed(items: list[str], n: int = 4) -> str:
     return '; '.join(items[:n]) + (f"; and {len(items) - n} more" if len(items) > n else '')
 
+# %% ../nbs/08_inference.ipynb #f7937202
 def plan_outputs(files: list[Path],        # the input files
                  out_dir,                  # the output folder
                  suffix: str,              # added to each output's stem
@@ -239,6 +240,7 @@ def plan_outputs(files: list[Path],        # the input files
                               "choose another output folder or suffix, or pass --overwrite (overwrite=True) to replace them")
     return dsts
 
+# %% ../nbs/08_inference.ipynb #9ee5622c
 def upscale_files(model: nn.Module,        # the generator
                   inputs,                  # image files and/or folders of images
                   out_dir,                 # the output folder (created)

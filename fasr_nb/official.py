@@ -13,7 +13,7 @@ from .recipes import Recipe, check_recipe, deep_merge, load_recipe
 # %% auto #0
 __all__ = ['read_official_json', 'recipe_from_official']
 
-# %% ../nbs/07b_official.ipynb #a993b9a8
+# %% ../nbs/07b_official.ipynb #048b3b75
 def read_official_json(src) -> dict:
     "An official (BasicSR 2019) option file, a JSON with // comments, as a dict (`src`: a path or the text)."
     text = Path(src).read_text() if not str(src).lstrip().startswith('{') else str(src)
@@ -36,6 +36,7 @@ def read_official_json(src) -> dict:
 
 _OFFICIAL_LOSSES = {'feature_weight': 'percep', 'gan_weight': 'adv', 'gan_mask_weight': 'fine', 'atten_weight': 'attention', 'pixel_weight': 'pixel'}
 
+# %% ../nbs/07b_official.ipynb #00e5c81c
 def recipe_from_official(src,              # a path to an official option JSON, its text, or the parsed dict
                          name: str | None = None) -> Recipe:
     "A fasr_nb recipe from an official option file (train_FASRGAN.json style)."

@@ -94,7 +94,7 @@ def _yaml_value(v: str):
         except ValueError: pass
     return x
 
-# %% ../nbs/07a_recipes.ipynb #d46ff142
+# %% ../nbs/07a_recipes.ipynb #ce4714ca
 class Recipe(AttrDict):
     "A loaded recipe: a dict with attribute access to its top-level keys (`recipe.stages`, `recipe.train`)."
     def to_yaml(self) -> str: return yaml.safe_dump(_plain(self), sort_keys=False, default_flow_style=None, width=110)
@@ -143,6 +143,7 @@ def check_recipe(r: dict, schema=_SCHEMA, path: str = '') -> dict:
         if v is not None: check_recipe(v, schema[k], where)
     return r
 
+# %% ../nbs/07a_recipes.ipynb #88ed15f9
 def _read_yaml(path: Path) -> dict:
     try: r = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e: raise ValueError(f"{path}: not valid YAML: {e}") from None
@@ -173,6 +174,7 @@ def _resolve(name_or_path, seen=()) -> dict:
     for k, v in (r.get('set') or {}).items(): set_dotted(merged, k, v)
     return merged
 
+# %% ../nbs/07a_recipes.ipynb #484189c2
 def _number(r, key: str, lo=None, hi=None, integer: bool = False, strict_lo: bool = False, null: bool = False):
     "Check the value at dotted `key`: a number (an integer if asked) in [lo, hi] (lo excluded if `strict_lo`)."
     try: v = get_dotted(r, key)
@@ -319,7 +321,7 @@ def resolve_precision(r: Recipe, net_g: nn.Module, device, verbose: bool = True)
               f" per step of 2 patches -> {choice[0]}{' + channels_last' if choice[1] else ''}", file=sys.stderr)
     return choice
 
-# %% ../nbs/07a_recipes.ipynb #4f64dd8b
+# %% ../nbs/07a_recipes.ipynb #1340e08b
 class ChannelShuffle(torch.utils.data.Dataset):
     "Permute the RGB channels of each (LR, HR) pair at random (one permutation for both): more colours from few photos."
     def __init__(self, ds): self.ds = ds
@@ -343,6 +345,7 @@ def _with_patch(ds: PairedImageDataset, patch: int) -> PairedImageDataset:
     for it in out.items: out._check(it)
     return out
 
+# %% ../nbs/07a_recipes.ipynb #627cfaa9
 def build(r: Recipe,                   # a loaded recipe
           env: DistEnv | None = None,  # this process (init_distributed()); None: one process
           progress: bool = True        # a progress bar (rank 0)

@@ -770,7 +770,7 @@ class StageTimeLimit(Callback):
                                 f"{t.stage.iterations} iterations", file=sys.stderr)
             t.stage.iterations = t.iteration
 
-# %% ../nbs/07_trainer.ipynb #f16ff6dc
+# %% ../nbs/07_trainer.ipynb #b8a023a6
 _X_COLUMNS = ('global_iteration', 'iter', 'iteration', 'step', 'epoch')
 
 def _number(s) -> float | None:
@@ -805,6 +805,7 @@ def read_log(path                        # a log.csv, or the run folder holding 
 def _is_validation(name: str) -> bool:
     return name.lower().startswith(('val', 'valid', 'test')) or name.lower() in ('psnr', 'ssim', 'niqe', 'lpips', 'pi', 'ma', 'rmse')
 
+# %% ../nbs/07_trainer.ipynb #bf9f0d97
 def plot_log(path,                                   # a log.csv (long or wide) or a run folder
              skip=('seconds', 'time', 'iteration', 'epoch', 'lr', 'lr_g', 'lr_d'),  # series not drawn
              figsize=(9, 2.6)):
