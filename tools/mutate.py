@@ -58,6 +58,14 @@ MUTANTS = [
     ('08_inference', "elif dst.exists(): replaced.append", "elif False: replaced.append", "upscale replaces existing files"),
     ('09_evaluate', "sr = quantize(method(lr.to(device)).float().cpu())", "sr = method(lr.to(device)).float().cpu()", "SR not rounded to 8 bits before scoring"),
     ('10_visualize', "m = fold(m) / fold(torch.ones_like(m))", "m = fold(m)", "score map: overlapping tiles summed, not averaged"),
+    ('01a_checkpoints', "elif part[0] == 'rdb': out[f'model.1.sub.{part[1]}.RDB{part[2]}.conv{part[3]}.0.{p}'] = v",
+     "elif part[0] == 'rdb': out[f'model.1.sub.{part[1]}.RDB{part[2]}.conv{6 - int(part[3])}.0.{p}'] = v",
+     "ESRGAN layout: dense-block convs written in reverse order"),
+    ('03_feature_sharing', "return f + self.conv_body(self.body(f))", "return self.conv_body(self.body(f))", "shared extractor: global skip dropped (Eq. 10)"),
+    ('06a_datasets', "if want and out[algo] != want.lower():", "if False:", "downloads: a wrong checksum accepted"),
+    ('07b_official', "'gan_weight': 'adv', 'gan_mask_weight': 'fine'", "'gan_weight': 'fine', 'gan_mask_weight': 'adv'", "official JSON: global and map GAN weights swapped"),
+    ('11_cli', "if isinstance(e, OSError) and e.errno in _OS_ADVICE:", "if isinstance(e, OSError) and e.errno not in _OS_ADVICE:", "fasr: the OS's errors without their advice"),
+    ('12_demo', "validate(lambda x: imresize(x, 4), val, 4, niqe=niqe)", "validate(lambda x: imresize(x, 4) * 0.98, val, 4, niqe=niqe)", "demo: the bicubic baseline darkened"),
 ]
 
 def mutant_notebook(nbs: Path, chapter: str, old: str, new: str):
