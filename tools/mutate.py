@@ -12,7 +12,7 @@ copy lives in nbs/ under a `_mutant_` name only while it runs, and is deleted af
 A mutant whose `old` text is no longer in its notebook is reported as STALE (the notebook changed: update the
 mutant beside it). It runs on demand, not in .ci/run.
 """
-import argparse, json, os, sys, time
+import argparse, io, json, os, re, sys, time
 from pathlib import Path
 
 # (chapter, text in its export cells, the bug, what the bug is); every occurrence of the text is replaced
@@ -92,16 +92,22 @@ def main():
     from nbdev.test import test_nb
     cfg = get_config(); nbs = Path(cfg.nbs_path).absolute()
     skip = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else list(cfg.tst_flags)
-    def passes(chapter, nb) -> bool:
-        "Whether the tests of this copy of a chapter pass (the copy is deleted afterwards)."
+    def run(chapter, nb) -> tuple[bool, str]:
+        "Whether the tests of this copy of a chapter pass, and if not, which test line failed (the copy is deleted)."
         path = nbs / f'_mutant_{chapter}.ipynb'
         try:
             path.write_text(json.dumps(nb))
-            with open(os.devnull, 'w') as null:
-                err, sys.stderr = sys.stderr, null
-                try: return test_nb(path, skip_flags=skip, basepath=cfg.config_path, showerr=False)[0]
-                finally: sys.stderr = err
+            err, real, buf = sys.stderr, sys.__stderr__, io.StringIO()
+            sys.stderr = sys.__stderr__ = buf                  # nbdev writes a failing test's traceback to sys.__stderr__
+            try: ok = test_nb(path, skip_flags=skip, basepath=cfg.config_path, showerr=True)[0]
+            finally: sys.stderr, sys.__stderr__ = err, real
+            text = buf.getvalue()
         finally: path.unlink(missing_ok=True)
+        cell = re.search(r'While Executing Cell #(\d+)', text)
+        lines = re.findall(r'File "<ipython-input-[^"]*", line \d+, in <module>\n\s*(.+)', text)
+        where = f"cell {cell.group(1)}: {lines[-1].strip()[:100] if lines else '(see the notebook)'}" if cell else ''
+        return ok, where
+    passes = lambda chapter, nb: run(chapter, nb)[0]
     results, t0 = [], time.time()
     # the control: each chapter's copy, unmutated, must pass, or a 'caught' would prove nothing
     broken = [ch for ch in dict.fromkeys(m[0] for m in todo) if not passes(ch, mutant_notebook(nbs, ch, '', '')[0])]
@@ -111,9 +117,10 @@ def main():
         nb, n = mutant_notebook(nbs, chapter, old, new)
         if n == 0: results.append((chapter, what, 'STALE', 0.)); print(f"{i:2d} STALE    {chapter:18s} {what} (its text is gone)"); continue
         t = time.time()
-        verdict = 'SURVIVED' if passes(chapter, nb) else 'caught'
+        ok, where = run(chapter, nb)
+        verdict = 'SURVIVED' if ok else 'caught'
         results.append((chapter, what, verdict, time.time() - t))
-        print(f"{i:2d} {verdict:8s} {chapter:18s} {what} ({time.time() - t:.0f} s)", flush=True)
+        print(f"{i:2d} {verdict:8s} {chapter:18s} {what} ({time.time() - t:.0f} s)" + (f"\n      by {where}" if where else ''), flush=True)
     live = [r for r in results if r[2] != 'STALE']
     caught = sum(r[2] == 'caught' for r in live)
     print(f"\nscore: {caught}/{len(live)} caught ({100 * caught / max(1, len(live)):.0f}%), "
