@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
+from fastcore.basics import patch
 from torch import nn, Tensor
 
 from . import core
@@ -27,7 +28,7 @@ __all__ = ['PRECISION', 'TABLE_I_METHODS', 'TABLE_I_METRICS', 'TABLE_I', 'PAPER_
            'evaluate_cli', 'tradeoff_points', 'plot_tradeoff', 'paper_generators', 'count_macs', 'time_inference',
            'model_analysis']
 
-# %% ../nbs/09_evaluate.ipynb #d8943836
+# %% ../nbs/09_evaluate.ipynb #76af413f
 PRECISION = {m.label: m.digits for m in METRICS.values()}   # decimals by label, as Table I prints them
 
 def _fmt(v, digits: int | None) -> str:
@@ -77,47 +78,58 @@ class Table:
         if note not in self.notes: self.notes.append(note)
         return self
 
-    def digits(self, row, col) -> int | None:
-        "Decimals for the cell at (row, col): the first of its row labels or its column found in `precision`."
-        for label in (*row, col):
-            if isinstance(label, str) and label in self.precision: return self.precision[label]
-        return None
+# %% ../nbs/09_evaluate.ipynb #7c091aa0
+@patch
+def digits(self: Table, row, col) -> int | None:
+    "Decimals for the cell at (row, col): the first of its row labels or its column found in `precision`."
+    for label in (*row, col):
+        if isinstance(label, str) and label in self.precision: return self.precision[label]
+    return None
 
-    def _grid(self) -> list[list[str]]:
-        "Header + rows as strings; a repeated leading row label is printed once, as Table I does."
-        out, prev = [[*self.index, *map(str, self.columns)]], None
-        for r in self.rows:
-            labels = [str(l) for l in r]
-            shown = [('' if prev is not None and labels[:i + 1] == prev[:i + 1] else l) for i, l in enumerate(labels)]
-            out.append(shown + [_fmt(self.cells.get((r, c)), self.digits(r, c)) for c in self.columns])
-            prev = labels
-        return out
+@patch
+def _grid(self: Table) -> list[list[str]]:
+    "Header + rows as strings; a repeated leading row label is printed once, as Table I does."
+    out, prev = [[*self.index, *map(str, self.columns)]], None
+    for r in self.rows:
+        labels = [str(l) for l in r]
+        shown = [('' if prev is not None and labels[:i + 1] == prev[:i + 1] else l) for i, l in enumerate(labels)]
+        out.append(shown + [_fmt(self.cells.get((r, c)), self.digits(r, c)) for c in self.columns])
+        prev = labels
+    return out
 
-    def to_markdown(self) -> str:
-        "The table as an aligned markdown table (with its title and notes)."
-        g = self._grid(); w = [max(len(row[i]) for row in g) for i in range(len(g[0]))]
-        nl = len(self.index)
-        line = lambda row: '| ' + ' | '.join(c.ljust(w[i]) if i < nl else c.rjust(w[i]) for i, c in enumerate(row)) + ' |'
-        sep = '|' + '|'.join('-' * (w[i] + 1) + (':' if i >= nl else '-') for i in range(len(w))) + '|'
-        lines = ([f"**{self.title}**", ''] if self.title else []) + [line(g[0]), sep] + [line(r) for r in g[1:]]
-        return '\n'.join(lines + ([''] + [f"- {n}" for n in self.notes] if self.notes else []))
+@patch
+def to_markdown(self: Table) -> str:
+    "The table as an aligned markdown table (with its title and notes)."
+    g = self._grid(); w = [max(len(row[i]) for row in g) for i in range(len(g[0]))]
+    nl = len(self.index)
+    line = lambda row: '| ' + ' | '.join(c.ljust(w[i]) if i < nl else c.rjust(w[i]) for i, c in enumerate(row)) + ' |'
+    sep = '|' + '|'.join('-' * (w[i] + 1) + (':' if i >= nl else '-') for i in range(len(w))) + '|'
+    lines = ([f"**{self.title}**", ''] if self.title else []) + [line(g[0]), sep] + [line(r) for r in g[1:]]
+    return '\n'.join(lines + ([''] + [f"- {n}" for n in self.notes] if self.notes else []))
 
-    __str__ = __repr__ = to_markdown
+@patch
+def __repr__(self: Table) -> str: return self.to_markdown()
+@patch
+def __str__(self: Table) -> str: return self.to_markdown()
 
-    def _repr_html_(self) -> str:
-        g = self._grid(); nl = len(self.index); e = html.escape
-        head = ''.join(f'<th style="text-align:{"left" if i < nl else "right"}">{e(c)}</th>' for i, c in enumerate(g[0]))
-        body = ''.join('<tr>' + ''.join(f'<td style="text-align:{"left" if i < nl else "right"}">{e(c)}</td>'
-                                        for i, c in enumerate(r)) + '</tr>' for r in g[1:])
-        cap = f'<caption style="text-align:left"><b>{e(self.title)}</b></caption>' if self.title else ''
-        notes = ''.join(f'<br><small>{e(n)}</small>' for n in self.notes)
-        return f'<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}'
+# %% ../nbs/09_evaluate.ipynb #073eb4ff
+@patch
+def _repr_html_(self: Table) -> str:
+    g = self._grid(); nl = len(self.index); e = html.escape
+    head = ''.join(f'<th style="text-align:{"left" if i < nl else "right"}">{e(c)}</th>' for i, c in enumerate(g[0]))
+    body = ''.join('<tr>' + ''.join(f'<td style="text-align:{"left" if i < nl else "right"}">{e(c)}</td>'
+                                    for i, c in enumerate(r)) + '</tr>' for r in g[1:])
+    cap = f'<caption style="text-align:left"><b>{e(self.title)}</b></caption>' if self.title else ''
+    notes = ''.join(f'<br><small>{e(n)}</small>' for n in self.notes)
+    return f'<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}'
 
-    def to_dataframe(self):
-        "The table as a pandas DataFrame (needs pandas, which fasr_nb does not depend on)."
-        import pandas as pd
-        idx = pd.MultiIndex.from_tuples(self.rows, names=self.index) if len(self.index) > 1 else pd.Index([r[0] for r in self.rows], name=self.index[0])
-        return pd.DataFrame([[self.cells.get((r, c)) for c in self.columns] for r in self.rows], index=idx, columns=self.columns)
+# %% ../nbs/09_evaluate.ipynb #98b76cc4
+@patch
+def to_dataframe(self: Table):
+    "The table as a pandas DataFrame (needs pandas, which fasr_nb does not depend on)."
+    import pandas as pd
+    idx = pd.MultiIndex.from_tuples(self.rows, names=self.index) if len(self.index) > 1 else pd.Index([r[0] for r in self.rows], name=self.index[0])
+    return pd.DataFrame([[self.cells.get((r, c)) for c in self.columns] for r in self.rows], index=idx, columns=self.columns)
 
 # %% ../nbs/09_evaluate.ipynb #17b5b4e1
 TABLE_I_METHODS = ('EnhanceNet', 'SRGAN', 'ESRGAN', 'RankSRGAN', 'FASRGAN', 'Fs-SRGAN', 'FA+Fs-SRGAN')
