@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #c27bbadc
 from __future__ import annotations
-import contextlib, errno, math, os, random, secrets, warnings
+import contextlib, errno, functools, math, os, random, secrets, warnings
 from pathlib import Path
 
 import cv2
@@ -44,6 +44,7 @@ def get_device(device: str | torch.device | None = None  # 'cpu', 'cuda', 'cuda:
 # %% ../nbs/00_core.ipynb #9d1343bf
 PRECISIONS = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
+@functools.cache   # a property of the hardware: asked once
 def native_cpu_bf16() -> bool | None:
     "Whether this CPU runs bf16 convolutions natively (AVX-512 BF16 or AMX); None if PyTorch cannot tell."
     try: return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
@@ -189,6 +190,7 @@ def pair_images(refs: list,              # the reference images (e.g. HR), in or
 
 # %% ../nbs/00_core.ipynb #78f0ea3f
 _TMP_SUFFIX = '.fasr-tmp'
+_SWEPT: set[Path] = set()   # folders this process has cleared of stale temporaries
 
 def _pid_alive(pid: int) -> bool:
     try: os.kill(pid, 0)
@@ -223,7 +225,7 @@ def atomic_write(path,     # the file to create or replace
     except (FileExistsError, NotADirectoryError):    # a part of the folder's path is a file
         blocker = next(p for p in reversed(path.parents) if p.exists() and not p.is_dir())
         raise NotADirectoryError(errno.ENOTDIR, 'Not a directory', str(blocker)) from None
-    remove_stale_temps(path.parent)
+    if path.parent not in _SWEPT: remove_stale_temps(path.parent); _SWEPT.add(path.parent)   # once per folder and process
     tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}"
     os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))   # the umask applies, as to any new file
     try:

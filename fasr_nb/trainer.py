@@ -522,11 +522,10 @@ class MixedPrecision(Callback):
         self.precision, self.trainer = precision, None
 
     def before_fit(self, t: Trainer):
-        self.trainer, dev = t, t.device.type
+        self.trainer = t
         if self.precision == 'fp32': return
-        precision_context(self.precision, t.device)      # the checks (fp16 needs a GPU, ...), once, before the first step
-        dtype = PRECISIONS[self.precision]
-        t.autocast = lambda: torch.autocast(dev, dtype=dtype)
+        precision_context(self.precision, t.device)      # its checks (fp16 needs a GPU, ...) before the first step
+        t.autocast = lambda: precision_context(self.precision, t.device)
         if self.precision == 'fp16': t.scalers = {'g': torch.amp.GradScaler('cuda'), 'd': torch.amp.GradScaler('cuda')}
 
     def state_dict(self): return {k: s.state_dict() for k, s in (self.trainer.scalers if self.trainer else {}).items()}
