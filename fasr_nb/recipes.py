@@ -22,9 +22,10 @@ from .sharing import (SharedExtractor, SRResExtractor, SharedGenerator, SharedDi
                              generator_parameters, discriminator_parameters)
 from .losses import GeneratorObjective, DiscriminatorObjective, PerceptualLoss, OBJECTIVE_WEIGHTS
 from .data import PairedImageDataset, bundled_training_images, set5_dir
-from .trainer import (CHECKPOINT_FORMAT, Callback, Trainer, Stage, stream_loader, init_distributed, DistEnv, MixedPrecision, ChannelsLast,
-                             EMA, Validate, Checkpoint, CSVLogger, TensorBoardLogger, ProgressBar, StageTimeLimit, NonFiniteLossError,
-                             fastest_precision, _mix_seed)
+from .trainer import Callback, Trainer, Stage, stream_loader, init_distributed, DistEnv, NonFiniteLossError, _mix_seed
+from .callbacks import (MixedPrecision, ChannelsLast, EMA, Validate, CSVLogger, TensorBoardLogger, ProgressBar,
+                               StageTimeLimit, fastest_precision)
+from .resume import CHECKPOINT_FORMAT, Checkpoint
 
 # %% auto #0
 __all__ = ['NETWORKS', 'RESUME_FREE', 'recipes_dir', 'list_recipes', 'get_dotted', 'set_dotted', 'parse_set', 'Recipe',
