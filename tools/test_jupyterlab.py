@@ -1,0 +1,152 @@
+"""Open a notebook in JupyterLab in headless Chromium, run all its cells, and check what a reader meets.
+
+    python tools/test_jupyterlab.py [--notebook nbs/10_visualize.ipynb] [--screenshot _artefacts/jupyterlab_viewer.png]
+
+JupyterLab serves a scratch copy of the notebook on 127.0.0.1 (beside links to data/ and weights/, so its relative
+paths hold and the repository's files are never saved over). The checks:
+
+1. the notebook opens onto its kernel, with no "Select Kernel" dialog;
+2. "Run All" runs every code cell, and none has an error output;
+3. the comparison viewer is a live widget: dragging its swipe slider changes its image (a round trip to the kernel);
+4. the viewer fits a 1440x900 window: its image and its controls are on screen together, the image as wide as
+   the viewer's `width`.
+
+A screenshot of the viewer is saved. Without Chromium (Debian's package `chromium`), the set-up installs it where
+it can (root and apt-get); where it cannot, the test is skipped with one line saying why.
+"""
+import argparse, json, os, secrets, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def find_chromium() -> tuple[str | None, str]:
+    "Chromium's path, installing Debian's package when missing and possible; else (None, why)."
+    for name in ('chromium', 'chromium-browser', 'google-chrome'):
+        if shutil.which(name): return shutil.which(name), ''
+    if os.geteuid() != 0 or not shutil.which('apt-get'):
+        return None, "Chromium is not installed and cannot be (needs root and apt-get): apt-get install chromium"
+    print("Installing Chromium (Debian's package) for the browser test...", file=sys.stderr)
+    r = subprocess.run(['apt-get', 'install', '-y', '-q', 'chromium'], capture_output=True, text=True,
+                       env={**os.environ, 'DEBIAN_FRONTEND': 'noninteractive'})
+    if r.returncode != 0:
+        return None, f"apt-get install chromium failed: {(r.stderr or r.stdout).strip().splitlines()[-1:]}"
+    return shutil.which('chromium'), ''
+
+def free_port() -> int:
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+def start_lab(ws: Path, port: int, token: str) -> subprocess.Popen:
+    "JupyterLab on 127.0.0.1 serving `ws`, with the app exposed to page scripts and no autosave."
+    settings = ws / '.lab-settings' / '@jupyterlab' / 'docmanager-extension'
+    settings.mkdir(parents=True)
+    (settings / 'plugin.jupyterlab-settings').write_text(json.dumps({'autosave': False}))
+    env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(ws / '.jupyter'), 'JUPYTER_RUNTIME_DIR': str(ws / '.runtime'),
+           'MPLBACKEND': 'module://matplotlib_inline.backend_inline'}
+    cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--ServerApp.ip=127.0.0.1', f'--ServerApp.port={port}',
+           f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={ws}', '--LabApp.expose_app_in_browser=True',
+           *(['--allow-root'] if os.geteuid() == 0 else []),
+           f'--LabApp.user_settings_dir={ws / ".lab-settings"}', f'--LabApp.workspaces_dir={ws / ".lab-workspaces"}']
+    proc = subprocess.Popen(cmd, cwd=ws, env=env, stdout=subprocess.DEVNULL, stderr=open(ws / 'lab.log', 'w'))
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f'http://127.0.0.1:{port}/api/status?token={token}', timeout=1); return proc
+        except OSError: time.sleep(0.5)
+        if proc.poll() is not None: break
+    raise RuntimeError(f"JupyterLab did not start: {(ws / 'lab.log').read_text()[-2000:]}")
+
+# JavaScript run in the page, through the JupyterLab app object (exposed by --LabApp.expose_app_in_browser)
+JS_STATE = """() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  if (!w || !w.content || !w.sessionContext) return null;
+  const k = w.sessionContext.session && w.sessionContext.session.kernel;
+  const cells = w.content.widgets.filter(c => c.model.type === 'code');
+  return {kernel: k ? k.status : null, kernelName: k ? k.name : null, n: cells.length,
+          ran: cells.filter(c => c.model.executionCount !== null).length,
+          errors: cells.map((c, i) => [i, c.model.outputs.toJSON().filter(o => o.output_type === 'error')
+                                          .map(o => o.ename + ': ' + o.evalue)]).filter(e => e[1].length)};
+}"""
+
+def wait(page, cond, what: str, timeout: float):
+    "Poll `cond(state)` until true; the state at the end."
+    t0 = time.time()
+    while True:
+        s = page.evaluate(JS_STATE)
+        if s is not None and cond(s): return s
+        if time.time() - t0 > timeout: raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; state {s}")
+        time.sleep(0.5)
+
+def check(chromium: str, notebook: Path, shot: Path, width: int = 1440, height: int = 900) -> dict:
+    from playwright.sync_api import sync_playwright
+    ws = Path(tempfile.mkdtemp(prefix='fasr_lab_'))
+    lab = None
+    try:
+        (ws / 'nbs').mkdir()
+        shutil.copy(notebook, ws / 'nbs' / notebook.name)
+        for name in ('data', 'weights'): (ws / name).symlink_to(ROOT / name)
+        shutil.copy(ROOT / 'pyproject.toml', ws)   # the notebook's last cell runs nbdev_export(): it writes into ws
+        port, token = free_port(), secrets.token_hex(16)
+        lab = start_lab(ws, port, token)
+        res = {}
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=['--no-sandbox'])
+            page = browser.new_page(viewport={'width': width, 'height': height})
+            page.goto(f'http://127.0.0.1:{port}/lab/tree/nbs/{notebook.name}?token={token}')
+            t0 = time.time()
+            s = wait(page, lambda s: s['kernel'] == 'idle', 'the kernel to start', 120)
+            time.sleep(1)                                   # a kernel dialog would be up by now
+            dialogs = page.locator('.jp-Dialog').all_inner_texts()
+            assert not any('Select Kernel' in d for d in dialogs), f"a 'Select Kernel' dialog appeared: {dialogs}"
+            res['kernel'] = f"{s['kernelName']}, started in {time.time() - t0:.1f} s, no dialog"
+            t0 = time.time()
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            s = wait(page, lambda s: s['kernel'] == 'idle' and s['ran'] == s['n'], 'every cell to run', 600)
+            res['run_all'] = f"{s['n']} code cells in {time.time() - t0:.1f} s"
+            assert not s['errors'], f"error outputs: {s['errors']}"
+            # the viewer: the widget box that holds a 'swipe' slider and an image
+            box = page.locator('.widget-vbox', has=page.locator('.widget-slider', has_text='swipe')).last
+            box.scroll_into_view_if_needed()
+            img = box.locator('img.widget-image')
+            handle = box.locator('.widget-slider', has_text='swipe').locator('.noUi-handle')
+            before_src, before_png = img.get_attribute('src'), img.screenshot()
+            hb = handle.bounding_box()
+            page.mouse.move(hb['x'] + hb['width'] / 2, hb['y'] + hb['height'] / 2); page.mouse.down()
+            page.mouse.move(hb['x'] - 60, hb['y'] + hb['height'] / 2, steps=8); page.mouse.up()
+            t1 = time.time()
+            while img.get_attribute('src') == before_src and time.time() - t1 < 10: time.sleep(0.05)
+            assert img.get_attribute('src') != before_src, "dragging the swipe slider did not change the viewer's image"
+            time.sleep(0.3)
+            assert img.screenshot() != before_png, "the viewer's image looks the same after the swipe moved"
+            res['swipe'] = f"a drag of the swipe slider re-rendered the image in {1000 * (time.time() - t1 - 0.3):.0f} ms or less"
+            bb, ib = box.bounding_box(), img.bounding_box()
+            assert bb['height'] <= height, f"the viewer is {bb['height']:.0f} px tall: it does not fit a {height} px window"
+            res['layout'] = f"viewer {bb['width']:.0f}x{bb['height']:.0f} px, image {ib['width']:.0f}x{ib['height']:.0f} px"
+            box.scroll_into_view_if_needed()
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shot))
+            res['screenshot'] = str(shot)
+            browser.close()
+        return res
+    finally:
+        if lab is not None:
+            lab.terminate()
+            try: lab.wait(10)
+            except subprocess.TimeoutExpired: lab.kill()
+        shutil.rmtree(ws, ignore_errors=True)
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--notebook', default='nbs/10_visualize.ipynb')
+    p.add_argument('--screenshot', default='_artefacts/jupyterlab_viewer.png')
+    a = p.parse_args()
+    chromium, why = find_chromium()
+    if chromium is None: print(f"SKIP  JupyterLab browser test: {why}"); return 0
+    try: import playwright  # noqa: F401
+    except ImportError: print("FAIL  JupyterLab browser test: playwright is missing (pip install -e '.[dev]')"); return 1
+    t0 = time.time()
+    try: res = check(chromium, (ROOT / a.notebook).resolve(), (ROOT / a.screenshot).resolve())
+    except AssertionError as e: print(f"FAIL  JupyterLab browser test ({a.notebook}): {e}"); return 1
+    for k, v in res.items(): print(f"  {k}: {v}")
+    print(f"PASS  JupyterLab browser test ({a.notebook}) {time.time() - t0:.1f} s")
+    return 0
+
+if __name__ == '__main__': sys.exit(main())
