@@ -26,7 +26,8 @@ class RandomPatches(Dataset):
 
 def bench_one(name, mode, args):
     "Seconds per iteration (median of the timed ones) of one recipe's adversarial (or PSNR) stage in one mode."
-    from fasr_nb.recipes import load_recipe, build_networks, build_objective
+    from fasr_nb.config import load_recipe
+    from fasr_nb.recipes import build_networks, build_objective
     from fasr_nb.trainer import Trainer, Stage, Callback, stream_loader, DistEnv
     from fasr_nb.callbacks import MixedPrecision, ChannelsLast
     from fasr_nb.losses import DiscriminatorObjective

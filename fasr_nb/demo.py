@@ -11,7 +11,8 @@ import torch
 
 from .core import atomic_write, imresize
 from .data import PairedImageDataset, set5_dir
-from .recipes import build_networks, checkpoint_recipe, load_recipe, train
+from .config import load_recipe
+from .recipes import build_networks, checkpoint_recipe, train
 from .trainer import NonFiniteLossError
 from .callbacks import validate
 from .visualize import score_map

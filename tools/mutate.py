@@ -48,10 +48,11 @@ MUTANTS = [
     ('07b_resume', "    set_rng_state(rngs[r if r < len(rngs) else 0])\n", "    pass\n", "resume does not restore the random states"),
     ('07_trainer', "_set_requires_grad(self.d_own, False)", "_set_requires_grad(self.d_own, True)", "G step: D's own parameters not frozen"),
     ('07_trainer', "for s in (st.sched_g, st.sched_d):", "for s in (st.sched_g,):", "D's learning-rate schedule never stepped"),
-    ('07a_recipes', "opt_d = torch.optim.Adam(discriminator_parameters(net_d),", "opt_d = torch.optim.Adam(discriminator_own_parameters(net_d),",
+    ('07d_recipes', "opt_d = torch.optim.Adam(discriminator_parameters(net_d),", "opt_d = torch.optim.Adam(discriminator_own_parameters(net_d),",
      "feature sharing: E left out of D's optimiser"),
-    ('07a_recipes', "int(m) - bool(t.get('schedule_first'))", "int(m) + bool(t.get('schedule_first'))", "--official schedule moved the wrong way"),
-    ('07a_recipes', "for k in ('batch', 'bn_groups'): _number(r, f'train.{k}', 1, integer=True)", "for k in ('batch', 'bn_groups'): _number(r, f'train.{k}', 0, integer=True)",
+    ('07d_recipes', "int(m) - bool(t.get('schedule_first'))", "int(m) + bool(t.get('schedule_first'))", "--official schedule moved the wrong way"),
+    ('07c_config', "for k in ('batch', 'bn_groups'): _check_number(r, f'train.{k}', 1, integer=True)",
+     "for k in ('batch', 'bn_groups'): _check_number(r, f'train.{k}', 0, integer=True)",
      "a batch of 0 accepted"),
     ('08_inference', "return 0.5 - 0.5 * torch.cos(math.pi * ((j + 0.5) / width).clamp(0, 1))", "return ((j + 0.5) / width).clamp(0, 1)",
      "tile blending: linear instead of raised cosine"),
@@ -63,7 +64,7 @@ MUTANTS = [
      "ESRGAN layout: dense-block convs written in reverse order"),
     ('03_feature_sharing', "return f + self.conv_body(self.body(f))", "return self.conv_body(self.body(f))", "shared extractor: global skip dropped (Eq. 10)"),
     ('06a_datasets', "if want and out[algo] != want.lower():", "if False:", "downloads: a wrong checksum accepted"),
-    ('07b_official', "'gan_weight': 'adv', 'gan_mask_weight': 'fine'", "'gan_weight': 'fine', 'gan_mask_weight': 'adv'", "official JSON: global and map GAN weights swapped"),
+    ('07e_official', "'gan_weight': 'adv', 'gan_mask_weight': 'fine'", "'gan_weight': 'fine', 'gan_mask_weight': 'adv'", "official JSON: global and map GAN weights swapped"),
     ('11_cli', "if isinstance(e, OSError) and e.errno in _OS_ADVICE:", "if isinstance(e, OSError) and e.errno not in _OS_ADVICE:", "fasr: the OS's errors without their advice"),
     ('12_demo', "validate(lambda x: imresize(x, 4), val, 4, niqe=niqe)", "validate(lambda x: imresize(x, 4) * 0.98, val, 4, niqe=niqe)", "demo: the bicubic baseline darkened"),
 ]
@@ -80,7 +81,7 @@ def mutant_notebook(nbs: Path, chapter: str, old: str, new: str):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--only', nargs='+', default=[], metavar='CHAPTER', help='chapter prefixes to run (e.g. 04 07a)')
+    p.add_argument('--only', nargs='+', default=[], metavar='CHAPTER', help='chapter prefixes to run (e.g. 04 07d)')
     p.add_argument('--list', action='store_true', help='list the mutants and exit')
     a = p.parse_args()
     todo = [m for m in MUTANTS if not a.only or any(m[0].startswith(o) for o in a.only)]
