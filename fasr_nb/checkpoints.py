@@ -28,6 +28,7 @@ def _is_safetensors(path: Path) -> bool:
     with open(path, 'rb') as f: head = f.read(9)
     return len(head) == 9 and head[8:9] == b'{' and 0 < int.from_bytes(head[:8], 'little') < path.stat().st_size
 
+# %% ../nbs/01a_checkpoints.ipynb #93a43c30
 def read_checkpoint(path,                     # a .pth/.pt/.ckpt (PyTorch) or .safetensors file
                     map_location='cpu'):      # where to put the tensors
     "The raw content of a weights file, read without running any code it may contain."
@@ -82,6 +83,7 @@ def unwrap_state_dict(obj,                    # a state dict, a checkpoint dict 
         out[k] = v
     return out
 
+# %% ../nbs/01a_checkpoints.ipynb #ebbc12dd
 def load_weights(path,                        # a .pth/.pt/.ckpt or .safetensors file
                  prefer_ema: bool = True,     # take `params_ema` over `params` when the file has both
                  map_location='cpu'           # where to put the tensors
@@ -115,6 +117,7 @@ def detect_layout(sd: Mapping) -> str:
         raise CheckpointError(f"not an RRDBNet (ESRGAN generator) state dict; its keys start {', '.join(list(sd)[:4])}")
     return layout
 
+# %% ../nbs/01a_checkpoints.ipynb #5957153d
 def _parse(sd: Mapping) -> list:
     "Each tensor as (part, param, tensor, original key): part is ('first',), ('rdb', n, r, c), ('trunk',), ('up', k), ('hr',), ('last',) or None."
     layout, out = detect_layout(sd), []
@@ -136,6 +139,7 @@ def _parse(sd: Mapping) -> list:
         out.append((part, p, v, key))
     return out
 
+# %% ../nbs/01a_checkpoints.ipynb #12e397be
 def to_fasr_layout(sd: Mapping) -> dict[str, Tensor]:
     "Rename an RRDBNet state dict in any layout to the project's (= new BasicSR's) layout."
     names = {'first': 'conv_first', 'trunk': 'conv_body', 'hr': 'conv_hr', 'last': 'conv_last'}
@@ -147,6 +151,7 @@ def to_fasr_layout(sd: Mapping) -> dict[str, Tensor]:
         else: out[f'{names[part[0]]}.{p}'] = v
     return out
 
+# %% ../nbs/01a_checkpoints.ipynb #0aa1d4da
 def to_esrgan_layout(sd: Mapping) -> dict[str, Tensor]:
     "Rename an RRDBNet state dict in any layout to the original ESRGAN / official FASRGAN (`model.N`) layout."
     parsed = _parse(sd)
@@ -186,6 +191,7 @@ def _cfg(cfg: dict) -> str: return ', '.join(f'{k}={v}' for k, v in cfg.items())
 def _short(items: list, n: int = 6) -> str:
     return ', '.join(map(str, items[:n])) + (f', ... ({len(items) - n} more)' if len(items) > n else '')
 
+# %% ../nbs/01a_checkpoints.ipynb #84ca82b0
 def _fit_problems(own: Mapping, sd: Mapping, source: str, model_name: str) -> str | None:
     "A message listing why `sd` does not fit a model whose state dict is `own`, or None if it fits."
     missing = [k for k in own if k not in sd]
@@ -203,6 +209,7 @@ def _fit_problems(own: Mapping, sd: Mapping, source: str, model_name: str) -> st
         except CheckpointError: pass
     return '\n'.join(lines)
 
+# %% ../nbs/01a_checkpoints.ipynb #b889a395
 def read_state(path_or_state,              # a weights file, or a (wrapped) state dict, or a module
                prefer_ema: bool = True,    # take `params_ema` over `params` when both are present
                what: str = 'state dict'    # what to call an in-memory state dict in error messages
@@ -211,6 +218,7 @@ def read_state(path_or_state,              # a weights file, or a (wrapped) stat
     if isinstance(path_or_state, (str, os.PathLike)): return load_weights(path_or_state, prefer_ema), str(path_or_state)
     return unwrap_state_dict(path_or_state, prefer_ema), what
 
+# %% ../nbs/01a_checkpoints.ipynb #864f5870
 def load_generator(model: nn.Module,          # the network to fill (RRDBNet or any other module)
                    path_or_state,             # a weights file, or a (wrapped) state dict, or a module
                    prefer_ema: bool = True,   # take `params_ema` over `params` when both are present
@@ -227,6 +235,7 @@ def load_generator(model: nn.Module,          # the network to fill (RRDBNet or 
     model.load_state_dict({k: v for k, v in sd.items() if k in own and v.shape == own[k].shape}, strict=False)
     return model
 
+# %% ../nbs/01a_checkpoints.ipynb #0582c08c
 def load_rrdbnet(path_or_state,               # a weights file, or a (wrapped) state dict, in any RRDBNet layout
                  prefer_ema: bool = True      # take `params_ema` over `params` when both are present
                 ) -> RRDBNet:
@@ -252,6 +261,7 @@ def _check_plain(obj, where: str):
     else: raise ValueError(f"{where} is a {type(obj).__name__}: only tensors, numbers, strings and plain containers can be "
                            "saved (the safe loader would refuse anything else)")
 
+# %% ../nbs/01a_checkpoints.ipynb #9619dae2
 def save_weights(state,                       # an nn.Module, a state dict, or a dict of them ({'params': ..., 'params_ema': ...})
                  path,                        # the file: .safetensors, or .pth/.pt/.ckpt (PyTorch)
                  layout: str | None = None    # None: keys as they are; 'fasr' or 'esrgan': convert RRDBNet weights first

@@ -14,10 +14,10 @@ from torch import Tensor
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'IMAGE_EXTENSIONS', 'MAX_PIXELS', 'set_seed', 'get_device', 'native_cpu_bf16', 'precision_context',
-           'int_at_least', 'ImageReadError', 'ImageTooLargeError', 'image_bit_depth', 'read_image', 'list_images',
-           'pair_images', 'remove_stale_temps', 'atomic_write', 'to_uint', 'write_image', 'rgb2ycbcr', 'rgb2y',
-           'ycbcr2rgb', 'cubic', 'resize_matrix', 'imresize', 'modcrop', 'weights_dir', 'find_weights', 'load_backbone',
-           'backbone_weights', 'show_images']
+           'int_at_least', 'ImageReadError', 'ImageTooLargeError', 'image_bit_depth', 'read_image',
+           'remove_stale_temps', 'atomic_write', 'to_uint', 'write_image', 'list_images', 'pair_images', 'rgb2ycbcr',
+           'rgb2y', 'ycbcr2rgb', 'cubic', 'resize_matrix', 'imresize', 'modcrop', 'weights_dir', 'find_weights',
+           'backbone_weights', 'load_backbone', 'show_images']
 
 # %% ../nbs/00_core.ipynb #770fc4f2
 def set_seed(seed: int = 0):  # the one seed for Python, NumPy and PyTorch (all devices)
@@ -25,6 +25,7 @@ def set_seed(seed: int = 0):  # the one seed for Python, NumPy and PyTorch (all 
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
 
+# %% ../nbs/00_core.ipynb #c6135d67
 def get_device(device: str | torch.device | None = None  # 'cpu', 'cuda', 'cuda:1', ...; None picks the best available
               ) -> torch.device:
     "The device to run on: `device` if given, else CUDA, then Apple's MPS, then the CPU."
@@ -89,6 +90,7 @@ class ImageReadError(ValueError):
 class ImageTooLargeError(ImageReadError):
     "An image with more pixels than the limit, refused from its header before its pixels are decoded."
 
+# %% ../nbs/00_core.ipynb #ed22971f
 _ORIENT = {  # EXIF orientation tag -> what shows the stored pixels upright (Pillow's exif_transpose, checked below)
     2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1], 5: lambda a: a.swapaxes(0, 1),
     6: lambda a: np.rot90(a, -1), 7: lambda a: a[::-1, ::-1].swapaxes(0, 1), 8: lambda a: np.rot90(a, 1)}
@@ -108,6 +110,7 @@ def _check_size(path, w: int, h: int, max_pixels):
         raise ImageTooLargeError(f"{path}: {w}x{h} pixels ({w * h / 1e6:.0f} megapixels), more than the limit of {limit / 1e6:g} "
                                  "megapixels; if the file is trusted, raise the limit (--max-pixels N, or fasr_nb.core.MAX_PIXELS)")
 
+# %% ../nbs/00_core.ipynb #4ee5a92c
 def _read_array(path, orient: bool = True, max_pixels: int | None = None) -> np.ndarray:
     "The file at `path` as a numpy array (H,W) or (H,W,C) in RGB(A) or gray+alpha order, its own dtype, upright."
     path = Path(path)
@@ -148,46 +151,6 @@ def read_image(path,
     x = torch.from_numpy(arr.astype(np.float32) / np.iinfo(arr.dtype).max)
     return (x[None] if x.ndim == 2 else x.permute(2, 0, 1))[None].contiguous()
 
-# %% ../nbs/00_core.ipynb #4c47cf3a
-def list_images(folder) -> list[Path]:
-    "The image files of `folder`, sorted by name, hidden files (e.g. `._name.png` forks) left out; an error if there are none."
-    folder = Path(folder)
-    if not folder.is_dir(): raise FileNotFoundError(f"{folder}: no such folder")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith('.'))
-    if not files: raise FileNotFoundError(f"{folder}: no images in this folder (looked for {', '.join(IMAGE_EXTENSIONS)})")
-    return files
-
-def pair_images(refs: list,              # the reference images (e.g. HR), in order
-                folder,                  # the folder holding their partners
-                suffixes=('',),          # a partner's stem is a reference's stem + one of these, in any case: ('', 'x4')
-                prefix_ok: bool = False, # failing that, the one image whose stem starts with the reference's (baby_x4_SR)
-                strict: bool = False     # also an error: an image of `folder` that is nobody's partner
-               ) -> list[Path]:
-    "The partner in `folder` of each reference image, by file name; an error names every image left without one."
-    cands = list_images(folder)
-    by_stem = {}
-    for p in cands: by_stem.setdefault(p.stem.lower(), []).append(p)
-    out, missing = [], []
-    for r in refs:
-        s = Path(r).stem.lower()
-        hit = next((by_stem[s + x.lower()] for x in suffixes if s + x.lower() in by_stem), None)
-        if hit is None and prefix_ok:
-            hit = [p for p in cands if p.stem.lower().startswith(s)] or None
-            if hit and len(hit) > 1:
-                raise ValueError(f"{folder}: several images could be {Path(r).name}'s partner: {', '.join(p.name for p in hit)}")
-        if hit is None: missing.append(Path(r).name); continue
-        if len(hit) > 1: raise ValueError(f"{folder}: two images could be {Path(r).name}'s partner: {', '.join(p.name for p in hit)}")
-        out.append(hit[0])
-    lone = [p.name for p in cands if p not in out] if strict else []
-    shown = lambda names: ', '.join(names[:10]) + (f' ... ({len(names) - 10} more)' if len(names) > 10 else '')
-    problems = []
-    if missing:
-        looked = ' or '.join(f"NAME{x}.ext" for x in suffixes) + (', or NAME*.ext' if prefix_ok else '')
-        problems.append(f"no partner for {len(missing)} of {len(refs)} image(s) (looked for {looked}): {shown(missing)}")
-    if lone: problems.append(f"{shown(lone)} {'is' if len(lone) == 1 else 'are'} nobody's partner among the images of {Path(refs[0]).parent}")
-    if problems: raise FileNotFoundError(f"{folder}: " + '; '.join(problems))
-    return out
-
 # %% ../nbs/00_core.ipynb #78f0ea3f
 _TMP_SUFFIX = '.fasr-tmp'
 _SWEPT: set[Path] = set()   # folders this process has cleared of stale temporaries
@@ -208,6 +171,7 @@ def remove_stale_temps(folder) -> list[Path]:
         p.unlink(missing_ok=True); removed.append(p)
     return removed
 
+# %% ../nbs/00_core.ipynb #4c0a1e9f
 def _fsync_dir(folder: Path):
     "Make a rename in `folder` durable (where the OS allows opening a folder)."
     try: fd = os.open(folder, os.O_RDONLY)
@@ -249,6 +213,7 @@ def to_uint(img: Tensor, bits: int = 8) -> np.ndarray:
     arr = (img.detach().float().clamp(0, 1) * top).round().cpu().numpy().astype(np.uint8 if bits == 8 else np.uint16)
     return arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
 
+# %% ../nbs/00_core.ipynb #c7bf3987
 def _write_gray_alpha(arr: np.ndarray, tmp: Path, path: Path):
     "Gray + alpha (H,W,2), which OpenCV cannot encode, through Pillow: 8-bit PNG or TIFF."
     from PIL import Image
@@ -275,6 +240,47 @@ def write_image(img: Tensor,  # (C,H,W) or (1,C,H,W), values in [0,1] (clamped)
     if not ok: raise ValueError(f"{path}: OpenCV could not encode this image as {ext}")
     return atomic_write(path, lambda tmp: tmp.write_bytes(buf.tobytes()))
 
+# %% ../nbs/00_core.ipynb #4c47cf3a
+def list_images(folder) -> list[Path]:
+    "The image files of `folder`, sorted by name, hidden files (e.g. `._name.png` forks) left out; an error if there are none."
+    folder = Path(folder)
+    if not folder.is_dir(): raise FileNotFoundError(f"{folder}: no such folder")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith('.'))
+    if not files: raise FileNotFoundError(f"{folder}: no images in this folder (looked for {', '.join(IMAGE_EXTENSIONS)})")
+    return files
+
+# %% ../nbs/00_core.ipynb #9f2d4e76
+def pair_images(refs: list,              # the reference images (e.g. HR), in order
+                folder,                  # the folder holding their partners
+                suffixes=('',),          # a partner's stem is a reference's stem + one of these, in any case: ('', 'x4')
+                prefix_ok: bool = False, # failing that, the one image whose stem starts with the reference's (baby_x4_SR)
+                strict: bool = False     # also an error: an image of `folder` that is nobody's partner
+               ) -> list[Path]:
+    "The partner in `folder` of each reference image, by file name; an error names every image left without one."
+    cands = list_images(folder)
+    by_stem = {}
+    for p in cands: by_stem.setdefault(p.stem.lower(), []).append(p)
+    out, missing = [], []
+    for r in refs:
+        s = Path(r).stem.lower()
+        hit = next((by_stem[s + x.lower()] for x in suffixes if s + x.lower() in by_stem), None)
+        if hit is None and prefix_ok:
+            hit = [p for p in cands if p.stem.lower().startswith(s)] or None
+            if hit and len(hit) > 1:
+                raise ValueError(f"{folder}: several images could be {Path(r).name}'s partner: {', '.join(p.name for p in hit)}")
+        if hit is None: missing.append(Path(r).name); continue
+        if len(hit) > 1: raise ValueError(f"{folder}: two images could be {Path(r).name}'s partner: {', '.join(p.name for p in hit)}")
+        out.append(hit[0])
+    lone = [p.name for p in cands if p not in out] if strict else []
+    shown = lambda names: ', '.join(names[:10]) + (f' ... ({len(names) - 10} more)' if len(names) > 10 else '')
+    problems = []
+    if missing:
+        looked = ' or '.join(f"NAME{x}.ext" for x in suffixes) + (', or NAME*.ext' if prefix_ok else '')
+        problems.append(f"no partner for {len(missing)} of {len(refs)} image(s) (looked for {looked}): {shown(missing)}")
+    if lone: problems.append(f"{shown(lone)} {'is' if len(lone) == 1 else 'are'} nobody's partner among the images of {Path(refs[0]).parent}")
+    if problems: raise FileNotFoundError(f"{folder}: " + '; '.join(problems))
+    return out
+
 # %% ../nbs/00_core.ipynb #03b727ce
 _YCBCR_MATRIX = torch.tensor([[65.481, 128.553, 24.966],    # Y
                               [-37.797, -74.203, 112.0],    # Cb
@@ -294,10 +300,12 @@ def rgb2ycbcr(x: Tensor,             # (..., 3, H, W) RGB in [0, 1]
     out = torch.einsum('oc,...chw->...ohw', m, x) + _YCBCR_OFFSET[:m.shape[0]].to(x)[:, None, None]
     return out / 255.
 
+# %% ../nbs/00_core.ipynb #7eb947e6
 def rgb2y(x: Tensor) -> Tensor:
     "The Y channel of MATLAB's `rgb2ycbcr`, in [0,1], shaped (..., 1, H, W)."
     return rgb2ycbcr(x, y_only=True)
 
+# %% ../nbs/00_core.ipynb #4d8cd1be
 def ycbcr2rgb(x: Tensor) -> Tensor:
     "MATLAB's `ycbcr2rgb` on [0,1]-scaled YCbCr (the inverse of `rgb2ycbcr`)."
     _check_rgb(x)
@@ -311,6 +319,7 @@ def cubic(x: Tensor) -> Tensor:
     return ((1.5*ax3 - 2.5*ax2 + 1) * (ax <= 1) +
             (-0.5*ax3 + 2.5*ax2 - 4*ax + 2) * ((ax > 1) & (ax <= 2))).to(x.dtype)
 
+# %% ../nbs/00_core.ipynb #c3d6f04d
 def resize_matrix(n_in: int,               # input length
                   n_out: int,              # output length
                   scale: float,            # output/input (MATLAB's scale; may differ slightly from n_out/n_in)
@@ -330,6 +339,7 @@ def resize_matrix(n_in: int,               # input length
     m = torch.zeros(n_out, n_in, dtype=torch.float64).scatter_add_(1, idx, w)
     return m.to(dtype=dtype, device=device)
 
+# %% ../nbs/00_core.ipynb #93a847f6
 def imresize(x: Tensor,               # (..., H, W) float images
              scale: float | tuple | None = None,  # one factor, or (scale_h, scale_w); e.g. 1/4 or 4
              size: tuple | None = None,           # or the output (H, W)
@@ -368,6 +378,7 @@ def weights_dir() -> Path:
 
 def _hub_dir() -> Path: return Path(torch.hub.get_dir()) / 'checkpoints'
 
+# %% ../nbs/00_core.ipynb #5145e8ee
 def find_weights(filename: str,       # the file's canonical name, e.g. 'vgg19-dcbb9e9d.pth'
                  path=None,           # an explicit file (or folder holding `filename`) to use first
                  url: str | None = None,  # where to download it from, if known
@@ -395,6 +406,20 @@ def find_weights(filename: str,       # the file's canonical name, e.g. 'vgg19-d
     if url: msg += f" Download it from {url}" + (f" (the download failed here: {type(err).__name__}: {err})" if err else '')
     raise FileNotFoundError(msg)
 
+# %% ../nbs/00_core.ipynb #4802e6c2
+def backbone_weights(weights,            # 'imagenet' (the canonical file, found or downloaded), a path, or 'random'
+                     filename: str,      # the canonical file's name
+                     url: str | None = None,  # where to download it from
+                     what: str = '',     # what the file is, for the error message
+                     download: bool = True
+                    ) -> Path | None:
+    "Resolve a pretrained backbone's `weights` argument to a file; None for 'random' (fixed-seed tests only)."
+    if weights == 'random': return None
+    if weights == 'imagenet':
+        return find_weights(filename, url=url, what=what, download=download)
+    return find_weights(filename, path=weights, what=what)
+
+# %% ../nbs/00_core.ipynb #48e0efcb
 def load_backbone(module: torch.nn.Module,  # the backbone, built with random weights
                   path,                      # a torchvision weights file
                   source_key,                # the file's key (without 'module.' / 'features.') for each of `module`'s keys
@@ -411,18 +436,6 @@ def load_backbone(module: torch.nn.Module,  # the backbone, built with random we
     bad = [k for k in own if sd[src[k]].shape != own[k].shape]
     if bad: raise ValueError(f"{path}: {src[bad[0]]} has shape {tuple(sd[src[bad[0]]].shape)}, {what} needs {tuple(own[bad[0]].shape)}")
     module.load_state_dict({k: sd[src[k]] for k in own})
-
-def backbone_weights(weights,            # 'imagenet' (the canonical file, found or downloaded), a path, or 'random'
-                     filename: str,      # the canonical file's name
-                     url: str | None = None,  # where to download it from
-                     what: str = '',     # what the file is, for the error message
-                     download: bool = True
-                    ) -> Path | None:
-    "Resolve a pretrained backbone's `weights` argument to a file; None for 'random' (fixed-seed tests only)."
-    if weights == 'random': return None
-    if weights == 'imagenet':
-        return find_weights(filename, url=url, what=what, download=download)
-    return find_weights(filename, path=weights, what=what)
 
 # %% ../nbs/00_core.ipynb #e427807d
 def _as_display(im):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from fastcore.basics import patch
 from torch import Tensor
 from torch.utils.data import Dataset, get_worker_info
 from tqdm.auto import tqdm
@@ -35,6 +36,7 @@ def to_rgb(img: Tensor,     # (C,H,W) or (1,C,H,W), C in 1 (gray), 3 (RGB), 4 (R
     if c == 4: return img[:3]
     raise ValueError(f"{name}: {c} channels (1, 3 or 4 are supported)")
 
+# %% ../nbs/06_data.ipynb #e549767e
 def _compact(x: Tensor) -> Tensor:
     "`x` as uint8 when that is lossless (8-bit images), else unchanged."
     if x.dtype == torch.uint8: return x
@@ -137,53 +139,63 @@ class PairedImageDataset(Dataset):
             it = tqdm(range(len(self.items)), desc='caching pairs', disable=len(self.items) < 100, leave=False)
             self._cache = [tuple(_compact(t) for t in self._load(i)) for i in it]
 
-    def _src(self, it, k): return str(it[k]) if isinstance(it[k], Path) else f"{k.upper()} image {it['name']!r}"
+# %% ../nbs/06_data.ipynb #46e9c15d
+@patch
+def _src(self: PairedImageDataset, it, k): return str(it[k]) if isinstance(it[k], Path) else f"{k.upper()} image {it['name']!r}"
 
-    def _check(self, it):
-        "Scale and patch checks from the sizes alone (no pixels read)."
-        (H, W), s = it['hr_size'], self.scale
-        if it['lr'] is None: h, w = H // s, W // s
-        else:
-            h, w = it['lr_size']
-            if (H // s, W // s) != (h, w):
-                raise ValueError(f"{self._src(it, 'hr')} (HR {H}x{W}) and {self._src(it, 'lr')} (LR {h}x{w}) are not a "
-                                 f"x{s} pair: the LR image should be {H // s}x{W // s}")
-        if h < 1 or w < 1: raise ValueError(f"{self._src(it, 'hr')}: HR {H}x{W} is smaller than the scale {s}")
-        if self.patch_size is not None and (h * s < self.patch_size or w * s < self.patch_size):
-            raise ValueError(f"{self._src(it, 'hr')}: the image (HR {h*s}x{w*s} after modcrop) is smaller than the "
-                             f"{self.patch_size}x{self.patch_size} patch")
+@patch
+def _check(self: PairedImageDataset, it):
+    "Scale and patch checks from the sizes alone (no pixels read)."
+    (H, W), s = it['hr_size'], self.scale
+    if it['lr'] is None: h, w = H // s, W // s
+    else:
+        h, w = it['lr_size']
+        if (H // s, W // s) != (h, w):
+            raise ValueError(f"{self._src(it, 'hr')} (HR {H}x{W}) and {self._src(it, 'lr')} (LR {h}x{w}) are not a "
+                             f"x{s} pair: the LR image should be {H // s}x{W // s}")
+    if h < 1 or w < 1: raise ValueError(f"{self._src(it, 'hr')}: HR {H}x{W} is smaller than the scale {s}")
+    if self.patch_size is not None and (h * s < self.patch_size or w * s < self.patch_size):
+        raise ValueError(f"{self._src(it, 'hr')}: the image (HR {h*s}x{w*s} after modcrop) is smaller than the "
+                         f"{self.patch_size}x{self.patch_size} patch")
 
-    def _load(self, i) -> tuple[Tensor, Tensor]:
-        "The i-th pair as float (3,h,w), (3,h*scale,w*scale)."
-        it, s = self.items[i], self.scale
-        get = lambda k: read_image(it[k]) if isinstance(it[k], Path) else it[k].float()
-        hr = to_rgb(get('hr'), self._src(it, 'hr'))
-        if it['lr'] is None: hr = modcrop(hr, s); lr = bicubic_lr(hr, s)
-        else:
-            lr = to_rgb(get('lr'), self._src(it, 'lr'))
-            hr = hr[:, :lr.shape[-2] * s, :lr.shape[-1] * s]
-        return lr, hr
+# %% ../nbs/06_data.ipynb #747f237b
+@patch
+def _load(self: PairedImageDataset, i) -> tuple[Tensor, Tensor]:
+    "The i-th pair as float (3,h,w), (3,h*scale,w*scale)."
+    it, s = self.items[i], self.scale
+    get = lambda k: read_image(it[k]) if isinstance(it[k], Path) else it[k].float()
+    hr = to_rgb(get('hr'), self._src(it, 'hr'))
+    if it['lr'] is None: hr = modcrop(hr, s); lr = bicubic_lr(hr, s)
+    else:
+        lr = to_rgb(get('lr'), self._src(it, 'lr'))
+        hr = hr[:, :lr.shape[-2] * s, :lr.shape[-1] * s]
+    return lr, hr
 
-    def __len__(self): return len(self.items) * self.repeat
+# %% ../nbs/06_data.ipynb #8e6509d2
+@patch
+def __len__(self: PairedImageDataset): return len(self.items) * self.repeat
 
-    def __getitem__(self, idx: int) -> dict:
-        if idx < 0: idx += len(self)
-        if not 0 <= idx < len(self): raise IndexError(f"index {idx} out of range for {len(self)} items")
-        i = idx % len(self.items)
-        lr, hr = (_as_float(t) for t in self._cache[i]) if self._cache is not None else self._load(i)
-        if self.patch_size is not None:
-            g = self.generator
-            if g is not None and (wi := get_worker_info()) is not None and wi.num_workers > 1:
-                raise RuntimeError("an explicit generator would give every DataLoader worker the same crops: "
-                                   "use generator=None (torch's global RNG, seeded per worker) with num_workers > 1")
-            lr, hr = paired_random_crop(lr, hr, self.patch_size, self.scale, g, self._src(self.items[i], 'hr'))
-            if self.augment: lr, hr = augment_pair(lr, hr, generator=g)
-        return {'lr': lr.contiguous(), 'hr': hr.contiguous(), 'name': self.items[i]['name']}
+@patch
+def __getitem__(self: PairedImageDataset, idx: int) -> dict:
+    if idx < 0: idx += len(self)
+    if not 0 <= idx < len(self): raise IndexError(f"index {idx} out of range for {len(self)} items")
+    i = idx % len(self.items)
+    lr, hr = (_as_float(t) for t in self._cache[i]) if self._cache is not None else self._load(i)
+    if self.patch_size is not None:
+        g = self.generator
+        if g is not None and (wi := get_worker_info()) is not None and wi.num_workers > 1:
+            raise RuntimeError("an explicit generator would give every DataLoader worker the same crops: "
+                               "use generator=None (torch's global RNG, seeded per worker) with num_workers > 1")
+        lr, hr = paired_random_crop(lr, hr, self.patch_size, self.scale, g, self._src(self.items[i], 'hr'))
+        if self.augment: lr, hr = augment_pair(lr, hr, generator=g)
+    return {'lr': lr.contiguous(), 'hr': hr.contiguous(), 'name': self.items[i]['name']}
 
-    def __repr__(self):
-        mode = f"HR patch {self.patch_size}" + (", augmented" if self.augment else "") if self.patch_size else "whole images"
-        return (f"{type(self).__name__}({len(self.items)} images x repeat {self.repeat}, x{self.scale}, {mode}"
-                f"{', cached' if self._cache is not None else ''})")
+# %% ../nbs/06_data.ipynb #aff39924
+@patch
+def __repr__(self: PairedImageDataset):
+    mode = f"HR patch {self.patch_size}" + (", augmented" if self.augment else "") if self.patch_size else "whole images"
+    return (f"{type(self).__name__}({len(self.items)} images x repeat {self.repeat}, x{self.scale}, {mode}"
+            f"{', cached' if self._cache is not None else ''})")
 
 # %% ../nbs/06_data.ipynb #08d75dc2
 BUNDLED_PHOTOS = ('astronaut', 'chelsea', 'coffee', 'rocket', 'hubble_deep_field', 'motorcycle_left', 'motorcycle_right')
@@ -228,6 +240,7 @@ def subimage_positions(size: int,    # image side (pixels)
     if size - (pos[-1] + crop) > thresh: pos.append(size - crop)
     return pos
 
+# %% ../nbs/06_data.ipynb #bd179509
 def _cut_one(path: Path, dst: Path, crop, step, thresh) -> int:
     img = read_image(path)[0]
     bits = 8 if _compact(img).dtype == torch.uint8 else 16

@@ -31,6 +31,7 @@ class Remote:
     @property
     def filename(self) -> str: return self.url.rstrip('/').rsplit('/', 1)[-1]
 
+# %% ../nbs/06a_datasets.ipynb #f932b906
 @dataclass(frozen=True)
 class DatasetSource:
     "A dataset: its archives, where they are extracted, and its HR / LR folders (relative to the root)."
@@ -66,6 +67,7 @@ class ChecksumError(ValueError):
 class DownloadError(RuntimeError):
     "A download that failed for good (not found, or still failing after the retries)."
 
+# %% ../nbs/06a_datasets.ipynb #5c19a9c6
 def file_digest(path, algo: str = 'sha256', chunk: int = 1 << 22) -> str:
     "Hex digest of a file, read in chunks."
     h = hashlib.new(algo)
@@ -73,6 +75,7 @@ def file_digest(path, algo: str = 'sha256', chunk: int = 1 << 22) -> str:
         while b := f.read(chunk): h.update(b)
     return h.hexdigest()
 
+# %% ../nbs/06a_datasets.ipynb #fa9322d4
 def _verify(path: Path, url: str, sha256=None, md5=None, size=None) -> dict:
     "Check size and checksums of `path`; returns the computed digests."
     n = path.stat().st_size
@@ -85,6 +88,7 @@ def _verify(path: Path, url: str, sha256=None, md5=None, size=None) -> dict:
                                 "corrupt or the file changed upstream")
     return out
 
+# %% ../nbs/06a_datasets.ipynb #45fac135
 def _fetch(url: str, part: Path, size, timeout, chunk, progress):
     "Fetch `url` into `part`, resuming from its current length when the server honours Range requests."
     offset = part.stat().st_size if part.exists() else 0
@@ -166,6 +170,7 @@ def _archive_entries(archive: Path):
             yield [(m.name, m.isdir(), m.size, lambda m=m: t.extractfile(m)) for m in t.getmembers()]
     else: raise ValueError(f"{archive}: not a zip or tar archive")
 
+# %% ../nbs/06a_datasets.ipynb #cf8f67bf
 def _same_bytes(path: Path, size: int, open_member) -> bool:
     "Whether the file at `path` holds exactly the archive member's bytes."
     if path.stat().st_size != size: return False
@@ -175,6 +180,7 @@ def _same_bytes(path: Path, size: int, open_member) -> bool:
             if x != y: return False
             if not x: return True
 
+# %% ../nbs/06a_datasets.ipynb #1bf87b20
 def extract_archive(archive,  # a .zip or .tar(.gz/.bz2/.xz) file
                     dest,     # folder to extract into (created)
                     progress: bool = True) -> Path:
@@ -215,6 +221,7 @@ def make_lr_folder(hr_dir,             # folder of HR images
         write_image(bicubic_lr(hr, scale), out); n += 1
     return n
 
+# %% ../nbs/06a_datasets.ipynb #866199fc
 def _record(manifest: Path, filename: str, entry: dict):
     data = json.loads(manifest.read_text()) if manifest.exists() else {}
     data[filename] = entry
@@ -222,6 +229,29 @@ def _record(manifest: Path, filename: str, entry: dict):
 
 def _has_images(d: Path) -> bool:
     return d.is_dir() and any(p.suffix.lower() in IMAGE_EXTENSIONS for p in d.iterdir())
+
+# %% ../nbs/06a_datasets.ipynb #a7793eba
+def _fetch_archives(dataset: DatasetSource, root: Path, download: bool, progress: bool, retries: int, retry_wait: float):
+    "Download, verify, record and extract each archive of `dataset`, each step skipped when its result is there already."
+    dl_dir = root / 'downloads'; manifest = dl_dir / 'manifest.json'
+    if not dataset.remotes: raise FileNotFoundError(f"{dataset.name}: {dataset.note}".replace('ROOT', str(root)))
+    known = json.loads(manifest.read_text()) if manifest.exists() else {}
+    for r in dataset.remotes:
+        arc = dl_dir / r.filename
+        if not arc.exists() and not download:
+            raise FileNotFoundError(f"{dataset.name}: {arc} is missing; download it from {r.url} (or allow downloads)")
+        sha = r.sha256 or known.get(r.filename, {}).get('sha256')   # unpublished: trust the first download's record
+        download_file(r.url, arc, sha256=sha, md5=r.md5, size=r.size, retries=retries, retry_wait=retry_wait, progress=progress)
+        marker = root / dataset.extract_to / f'.{r.filename}.extracted'
+        if r.filename not in known or not marker.exists():
+            digests = _verify(arc, r.url, size=r.size)
+            _record(manifest, r.filename, {'url': r.url, **digests,
+                    'verified_against': (f'published SHA-256 ({r.source})' if r.sha256 else
+                                         f'published MD5 ({r.source})' if r.md5 else
+                                         'none published: this is the first download\'s digest'),
+                    'recorded': datetime.now(timezone.utc).isoformat(timespec='seconds')})
+        if not marker.exists():
+            extract_archive(arc, root / dataset.extract_to, progress=progress); marker.touch()
 
 # %% ../nbs/06a_datasets.ipynb #6a7f6ef1
 def prepare(dataset,                        # a name of DATASETS (case-insensitive) or a DatasetSource
@@ -235,26 +265,9 @@ def prepare(dataset,                        # a name of DATASETS (case-insensiti
         by_lower = {k.lower(): v for k, v in DATASETS.items()}
         if dataset.lower() not in by_lower: raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
         dataset = by_lower[dataset.lower()]
-    root = Path(root); dl_dir = root / 'downloads'; manifest = dl_dir / 'manifest.json'
+    root = Path(root)
     if not all(_has_images(root / hr) for hr, _ in dataset.folders.values()):
-        if not dataset.remotes: raise FileNotFoundError(f"{dataset.name}: {dataset.note}".replace('ROOT', str(root)))
-        known = json.loads(manifest.read_text()) if manifest.exists() else {}
-        for r in dataset.remotes:
-            arc = dl_dir / r.filename
-            if not arc.exists() and not download:
-                raise FileNotFoundError(f"{dataset.name}: {arc} is missing; download it from {r.url} (or allow downloads)")
-            sha = r.sha256 or known.get(r.filename, {}).get('sha256')   # unpublished: trust the first download's record
-            download_file(r.url, arc, sha256=sha, md5=r.md5, size=r.size, retries=retries, retry_wait=retry_wait, progress=progress)
-            marker = root / dataset.extract_to / f'.{r.filename}.extracted'
-            if r.filename not in known or not marker.exists():
-                digests = _verify(arc, r.url, size=r.size)
-                _record(manifest, r.filename, {'url': r.url, **digests,
-                        'verified_against': (f'published SHA-256 ({r.source})' if r.sha256 else
-                                             f'published MD5 ({r.source})' if r.md5 else
-                                             'none published: this is the first download\'s digest'),
-                        'recorded': datetime.now(timezone.utc).isoformat(timespec='seconds')})
-            if not marker.exists():
-                extract_archive(arc, root / dataset.extract_to, progress=progress); marker.touch()
+        _fetch_archives(dataset, root, download, progress, retries, retry_wait)
     out = {}
     for split, (hr, lr_pattern) in dataset.folders.items():
         hr_dir = root / hr

@@ -40,6 +40,7 @@ def _fmt(v, digits: int | None) -> str:
     if isinstance(v, (float, Tensor)): return f"{float(v):.{digits}f}" if digits is not None else f"{float(v):.4g}"
     return str(v)
 
+# %% ../nbs/09_evaluate.ipynb #9d0148dd
 class Table:
     "Rows keyed by tuples of labels, named columns, cells that are numbers, strings or `NA`; prints as text, markdown and HTML."
     def __init__(self, index=('dataset', 'metric'),  # names of the row-key levels
@@ -50,33 +51,43 @@ class Table:
         self.rows, self.cells, self.notes = [], {}, []
         self.precision = {**PRECISION, **(precision or {})}
 
-    def _key(self, row) -> tuple:
-        row = tuple(row) if isinstance(row, (tuple, list)) else (row,)
-        if len(row) != len(self.index): raise KeyError(f"row {row} needs {len(self.index)} labels ({', '.join(self.index)})")
-        return row
+# %% ../nbs/09_evaluate.ipynb #783e9628
+@patch
+def _key(self: Table, row) -> tuple:
+    row = tuple(row) if isinstance(row, (tuple, list)) else (row,)
+    if len(row) != len(self.index): raise KeyError(f"row {row} needs {len(self.index)} labels ({', '.join(self.index)})")
+    return row
 
-    def _split(self, key):
-        "(row, col) from `t[row, col]` or from the flat `t[label, ..., label, col]`."
-        if isinstance(key, tuple) and len(key) == len(self.index) + 1 and not isinstance(key[0], tuple): key = (key[:-1], key[-1])
-        if not (isinstance(key, tuple) and len(key) == 2): raise KeyError(f"index a table as t[row, column], got {key!r}")
-        return self._key(key[0]), key[1]
+@patch
+def _split(self: Table, key):
+    "(row, col) from `t[row, col]` or from the flat `t[label, ..., label, col]`."
+    if isinstance(key, tuple) and len(key) == len(self.index) + 1 and not isinstance(key[0], tuple): key = (key[:-1], key[-1])
+    if not (isinstance(key, tuple) and len(key) == 2): raise KeyError(f"index a table as t[row, column], got {key!r}")
+    return self._key(key[0]), key[1]
 
-    def __setitem__(self, key, value):
-        row, col = self._split(key)
-        if row not in self.rows: self.rows.append(row)
-        if col not in self.columns: self.columns.append(col)
-        self.cells[row, col] = value
+# %% ../nbs/09_evaluate.ipynb #4d74091f
+@patch
+def __setitem__(self: Table, key, value):
+    row, col = self._split(key)
+    if row not in self.rows: self.rows.append(row)
+    if col not in self.columns: self.columns.append(col)
+    self.cells[row, col] = value
 
-    def __getitem__(self, key):
-        row, col = self._split(key)
-        if (row, col) not in self.cells: raise KeyError(f"no cell at row {row}, column {col!r}")
-        return self.cells[row, col]
+@patch
+def __getitem__(self: Table, key):
+    row, col = self._split(key)
+    if (row, col) not in self.cells: raise KeyError(f"no cell at row {row}, column {col!r}")
+    return self.cells[row, col]
 
-    def get(self, row, col, default=None): return self.cells.get((self._key(row), col), default)
-    def add_note(self, note: str):
-        "Add a line to print under the table (once)."
-        if note not in self.notes: self.notes.append(note)
-        return self
+# %% ../nbs/09_evaluate.ipynb #dbec9d4d
+@patch
+def get(self: Table, row, col, default=None): return self.cells.get((self._key(row), col), default)
+
+@patch
+def add_note(self: Table, note: str):
+    "Add a line to print under the table (once)."
+    if note not in self.notes: self.notes.append(note)
+    return self
 
 # %% ../nbs/09_evaluate.ipynb #7c091aa0
 @patch
@@ -86,6 +97,7 @@ def digits(self: Table, row, col) -> int | None:
         if isinstance(label, str) and label in self.precision: return self.precision[label]
     return None
 
+# %% ../nbs/09_evaluate.ipynb #5203d233
 @patch
 def _grid(self: Table) -> list[list[str]]:
     "Header + rows as strings; a repeated leading row label is printed once, as Table I does."
@@ -97,6 +109,7 @@ def _grid(self: Table) -> list[list[str]]:
         prev = labels
     return out
 
+# %% ../nbs/09_evaluate.ipynb #fdc77c51
 @patch
 def to_markdown(self: Table) -> str:
     "The table as an aligned markdown table (with its title and notes)."
@@ -107,6 +120,7 @@ def to_markdown(self: Table) -> str:
     lines = ([f"**{self.title}**", ''] if self.title else []) + [line(g[0]), sep] + [line(r) for r in g[1:]]
     return '\n'.join(lines + ([''] + [f"- {n}" for n in self.notes] if self.notes else []))
 
+# %% ../nbs/09_evaluate.ipynb #e42001a3
 @patch
 def __repr__(self: Table) -> str: return self.to_markdown()
 @patch
@@ -199,6 +213,7 @@ def quantize(img: Tensor, bits: int = 8) -> Tensor:
     top = 2 ** bits - 1
     return (img.clamp(0, 1) * top).round() / top
 
+# %% ../nbs/09_evaluate.ipynb #e3df0d4d
 class Bicubic(nn.Module):
     "MATLAB's bicubic `imresize` by `scale` as an SR 'generator': the baseline row of every SR table."
     def __init__(self, scale: int = 4):  # the upscaling factor
@@ -381,6 +396,7 @@ def tradeoff_points(table: Table, dataset: str, x: str = 'RMSE', y: str = 'LPIPS
     return {m: (float(a), float(b)) for m, (a, b) in pts.items()
             if a is not None and b is not None and not isinstance(a, str) and not isinstance(b, str)}
 
+# %% ../nbs/09_evaluate.ipynb #f2eee311
 def plot_tradeoff(points: Mapping,        # {method: (x, y)}: measured values only
                   x: str = 'RMSE',        # what the x values are (lower is better)
                   y: str = 'LPIPS',       # what the y values are (lower is better)
@@ -412,6 +428,7 @@ def paper_generators(nf: int = 64, gc: int = 32, scale: int = 4,
     return {'ESRGAN': RRDBNet(nf=nf, nb=23, gc=gc, scale=scale), 'FASRGAN': RRDBNet(nf=nf, nb=23, gc=gc, scale=scale),
             'Fs-SRGAN': fs(1, 16), 'FA+Fs-SRGAN': fs(2, 15)}
 
+# %% ../nbs/09_evaluate.ipynb #638f4a28
 def count_macs(model: nn.Module, x: Tensor) -> int:
     "Multiply-accumulates of the convolutions and linear layers of one forward pass on `x` (counted by hooks)."
     total = [0]
@@ -425,6 +442,7 @@ def count_macs(model: nn.Module, x: Tensor) -> int:
         for h in hs: h.remove()
     return total[0]
 
+# %% ../nbs/09_evaluate.ipynb #5979d8af
 def time_inference(model: nn.Module | Mapping,  # a network, or {name: network} to time side by side
                    x: Tensor,                     # the input
                    runs: int = 3,                 # timed runs (the median is reported)

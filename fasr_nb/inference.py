@@ -59,6 +59,7 @@ def _ramp(j: Tensor, width: int) -> Tensor:
     if width == 0: return (j >= 0).to(j.dtype)
     return 0.5 - 0.5 * torch.cos(math.pi * ((j + 0.5) / width).clamp(0, 1))
 
+# %% ../nbs/08_inference.ipynb #55e3c78c
 def tile_plan(length: int,        # image size along this axis, input pixels
               tile: int,          # core size: the image is cut into ceil(length/tile) nearly equal cores
               pad: int = 16,      # context pixels each tile sees beyond its cross-fade zone (weight 0)
@@ -93,6 +94,7 @@ _LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma, as OpenCV's COLOR_RGB2GRAY (
 
 def _to_gray(rgb: Tensor) -> Tensor: return sum(w * rgb[:, i:i+1] for i, w in enumerate(_LUMA))
 
+# %% ../nbs/08_inference.ipynb #0a059b5f
 def _model_device(model: nn.Module) -> torch.device:
     p = next(model.parameters(), None)
     return p.device if p is not None else torch.device('cpu')
@@ -100,10 +102,16 @@ def _model_device(model: nn.Module) -> torch.device:
 def _in_channels(model: nn.Module) -> int:
     return next(m for m in model.modules() if isinstance(m, nn.Conv2d)).in_channels
 
+# %% ../nbs/08_inference.ipynb #e11fabbf
 def _hint(e: Exception, tiled: bool = True) -> str:
     if not isinstance(e, torch.OutOfMemoryError): return ''
     return " (out of memory: use a smaller tile)" if tiled else " (out of memory: upscale in tiles, e.g. tile=256 / --tile 256)"
 
+def _progress(total: int, enable: bool):
+    from tqdm import tqdm   # the plain text bar (stderr): the same in a terminal, a log file and a notebook
+    return tqdm(total=total, disable=not enable, unit='tile', leave=False, file=sys.stderr)
+
+# %% ../nbs/08_inference.ipynb #0146035d
 def _run(model, x, scale, device, ctx, channels_last, tile, tile_pad, tile_overlap, progress) -> Tensor:
     "Upscale `x` (1,C,H,W) with `model`, whole or in blended tiles; the result is float32 in CPU memory."
     def forward(t):
@@ -134,9 +142,30 @@ def _run(model, x, scale, device, ctx, channels_last, tile, tile_pad, tile_overl
     bar.close()
     return out
 
-def _progress(total: int, enable: bool):
-    from tqdm import tqdm   # the plain text bar (stderr): the same in a terminal, a log file and a notebook
-    return tqdm(total=total, disable=not enable, unit='tile', leave=False, file=sys.stderr)
+# %% ../nbs/08_inference.ipynb #0cf5ca50
+def _check_image(img: Tensor, alpha: str, tile, tile_overlap: int, tile_pad: int, pre_pad: int) -> Tensor:
+    "The image as (1,C,H,W), it and the options checked before any work is done."
+    if img.ndim == 3: img = img[None]
+    if img.ndim != 4 or img.shape[0] != 1 or img.shape[1] not in (1, 2, 3, 4):
+        raise ValueError(f"expected one image (1,C,H,W) with C in 1, 2, 3, 4; got shape {tuple(img.shape)}")
+    if alpha not in ('bicubic', 'model', 'drop'): raise ValueError(f"alpha must be 'bicubic', 'model' or 'drop', got {alpha!r}")
+    if min(tile_overlap, tile_pad, pre_pad) < 0 or (tile is not None and tile < 1):
+        raise ValueError(f"need tile >= 1 (or None), tile_overlap, tile_pad and pre_pad >= 0; got {tile}, {tile_overlap}, {tile_pad}, {pre_pad}")
+    if not torch.isfinite(img).all(): raise ValueError("the image has NaN or infinite values")
+    return img
+
+# %% ../nbs/08_inference.ipynb #a9ac5eee
+def _colour_and_alpha(run, src: Tensor, nc: int, scale: int, alpha: str) -> Tensor:
+    "`run` (the network, tiled) on the colour channels, a gray image as RGB and back; the alpha channel as `alpha` says."
+    c = src.shape[1]
+    colour, a = (src[:, :-1], src[:, -1:]) if c in (2, 4) else (src, None)     # gray + alpha, RGBA
+    if colour.shape[1] == nc: out = run(colour)
+    elif colour.shape[1] == 1 and nc == 3: out = _to_gray(run(colour.expand(-1, 3, -1, -1)))
+    else: raise ValueError(f"a {c}-channel image cannot go through a network with {nc} input channels")
+    if a is not None and alpha != 'drop':
+        a = imresize(a, scale) if alpha == 'bicubic' else _to_gray(run(a.expand(-1, 3, -1, -1)))
+        out = torch.cat([out, a], 1)
+    return out
 
 # %% ../nbs/08_inference.ipynb #2dd1cf31
 def upscale(model: nn.Module,             # a super-resolution network with a `scale` attribute (e.g. from `load_model`)
@@ -152,20 +181,14 @@ def upscale(model: nn.Module,             # a super-resolution network with a `s
             progress: bool = False        # show a progress bar over the tiles
            ) -> Tensor:
     "Upscale one image with `model`: tiled with cross-faded seams, any precision; returns (1,C,sH,sW) in [0,1], fp32."
-    if img.ndim == 3: img = img[None]
-    if img.ndim != 4 or img.shape[0] != 1 or img.shape[1] not in (1, 2, 3, 4):
-        raise ValueError(f"expected one image (1,C,H,W) with C in 1, 2, 3, 4; got shape {tuple(img.shape)}")
-    if alpha not in ('bicubic', 'model', 'drop'): raise ValueError(f"alpha must be 'bicubic', 'model' or 'drop', got {alpha!r}")
-    if min(tile_overlap, tile_pad, pre_pad) < 0 or (tile is not None and tile < 1):
-        raise ValueError(f"need tile >= 1 (or None), tile_overlap, tile_pad and pre_pad >= 0; got {tile}, {tile_overlap}, {tile_pad}, {pre_pad}")
-    if not torch.isfinite(img).all(): raise ValueError("the image has NaN or infinite values")
+    img = _check_image(img, alpha, tile, tile_overlap, tile_pad, pre_pad)
     device = _model_device(model) if device is None else get_device(device)
     ctx = precision_context(precision, device)
     scale = getattr(model, 'scale', None)
     if scale is None: raise ValueError("the model has no `scale` attribute: set model.scale to its upscaling factor")
     model.to(device)
     if channels_last: model.to(memory_format=torch.channels_last)
-    nc, c = _in_channels(model), img.shape[1]
+    nc = _in_channels(model)
     src = img.float().cpu()
     p = pre_pad
     if p >= min(src.shape[-2:]):   # reflection needs pad < size
@@ -177,13 +200,7 @@ def upscale(model: nn.Module,             # a super-resolution network with a `s
     model.eval()
     try:
         with torch.no_grad():   # not inference_mode: the result stays an ordinary tensor the caller may modify
-            colour, a = (src[:, :-1], src[:, -1:]) if c in (2, 4) else (src, None)     # gray + alpha, RGBA
-            if colour.shape[1] == nc: out = run(colour)
-            elif colour.shape[1] == 1 and nc == 3: out = _to_gray(run(colour.expand(-1, 3, -1, -1)))
-            else: raise ValueError(f"a {c}-channel image cannot go through a network with {nc} input channels")
-            if a is not None and alpha != 'drop':
-                a = imresize(a, scale) if alpha == 'bicubic' else _to_gray(run(a.expand(-1, 3, -1, -1)))
-                out = torch.cat([out, a], 1)
+            out = _colour_and_alpha(run, src, nc, scale, alpha)
     finally: model.train(was_training)
     if p: out = out[..., scale * p:out.shape[-2] - scale * p, scale * p:out.shape[-1] - scale * p]
     return out.clamp_(0, 1).to(img.device)
@@ -201,6 +218,7 @@ def upscale_file(model: nn.Module,   # the generator
         raise ValueError(f"{src}: a 16-bit image needs a .png or .tif output, not {dst.suffix}")
     return write_image(upscale(model, img, **kwargs), dst, bits=bits)
 
+# %% ../nbs/08_inference.ipynb #4d62228c
 def image_files(inputs) -> list[Path]:
     "The files named by `inputs` (paths or one path): files as given, folders expanded to their images (sorted)."
     files = []
@@ -210,10 +228,10 @@ def image_files(inputs) -> list[Path]:
         else: files.append(p)   # a missing file is kept: it is reported as an error, not silently skipped
     return files
 
+# %% ../nbs/08_inference.ipynb #f7937202
 def _listed(items: list[str], n: int = 4) -> str:
     return '; '.join(items[:n]) + (f"; and {len(items) - n} more" if len(items) > n else '')
 
-# %% ../nbs/08_inference.ipynb #f7937202
 def plan_outputs(files: list[Path],        # the input files
                  out_dir,                  # the output folder
                  suffix: str,              # added to each output's stem
@@ -266,10 +284,9 @@ def upscale_files(model: nn.Module,        # the generator
             if verbose: print(f"[{i + 1}/{len(files)}] FAILED {msg}", file=sys.stderr)
     return written, errors
 
-# %% ../nbs/08_inference.ipynb #c8827174
-def upscale_cli(argv: list[str] | None = None) -> int:
-    "`fasr upscale`: upscale image files and folders with a generator checkpoint; returns the exit status."
-    from fasr_nb.cli import error_line
+# %% ../nbs/08_inference.ipynb #963c7318
+def _upscale_parser() -> argparse.ArgumentParser:
+    "The options of `fasr upscale`."
     p = argparse.ArgumentParser(prog='fasr upscale', description="Upscale images with a trained generator (any RRDB "
         "checkpoint layout). Gray, RGB and RGBA, 8 and 16 bits; large images in blended tiles.")
     p.add_argument('inputs', nargs='+', metavar='INPUT', help='image files and/or folders of images')
@@ -289,7 +306,13 @@ def upscale_cli(argv: list[str] | None = None) -> int:
     p.add_argument('--device', default=None, help='cpu, cuda, cuda:1, mps (default: CUDA if available)')
     p.add_argument('--overwrite', action='store_true', help='replace outputs that exist already (by default nothing is written then)')
     p.add_argument('-q', '--quiet', action='store_true', help='no per-image lines or progress bars')
-    a = p.parse_args(argv)
+    return p
+
+# %% ../nbs/08_inference.ipynb #c8827174
+def upscale_cli(argv: list[str] | None = None) -> int:
+    "`fasr upscale`: upscale image files and folders with a generator checkpoint; returns the exit status."
+    from fasr_nb.cli import error_line
+    a = _upscale_parser().parse_args(argv)
     if a.max_pixels: core.MAX_PIXELS = a.max_pixels
     try:
         model = load_model(a.weights, device=a.device, extractor=a.extractor)

@@ -64,6 +64,7 @@ def ggd_fit(x) -> np.ndarray:
     rho = x.var(1, ddof=1) / (np.abs(x - x.mean(1, keepdims=True)).mean(1) ** 2 + 1e-7)
     return _GGD_G[_nearest(_GGD_R, rho)]
 
+# %% ../nbs/05a_niqe.ipynb #227af690
 def aggd_fit(x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "Shape alpha and left/right scales of an asymmetric generalized Gaussian fitted to each row of `x` (NIQE's `estimateaggdparam`)."
     x = np.atleast_2d(np.asarray(x, dtype=np.float64))
@@ -124,6 +125,7 @@ def niqe_features(y: np.ndarray,      # (H,W) float64 luminance, integers 0..255
     f2 = _niqe_block_features(mscn(y2), block // 2)
     return np.concatenate([f1, f2], 1)
 
+# %% ../nbs/05a_niqe.ipynb #21380b69
 @functools.lru_cache(maxsize=1)
 def niqe_model() -> tuple[np.ndarray, np.ndarray]:
     "The pristine model of the NIQE release (mu_p: 36, cov_p: 36x36), shipped as package data in fasr_nb/assets/niqe."
@@ -157,6 +159,7 @@ _ORIENT = [[(0, c) for c in range(1, 7)] + [(1, c) for c in range(2, 7)] + [(2, 
            [(1, 1), (2, 2), (2, 3), (3, 2), (3, 3), (3, 4), (4, 3), (4, 4), (4, 5), (4, 6), (5, 4), (5, 5), (5, 6), (6, 4), (6, 5), (6, 6)]]
 _ORIENT.append([(c, r) for r, c in _ORIENT[0]])
 
+# %% ../nbs/05a_niqe.ipynb #acb09e9e
 def _ma_pyramid(y: np.ndarray) -> list[np.ndarray]:
     "feature_all.m's 3-level pyramid of im2double(Y): Gaussian 3x3 (sigma 0.5, zero borders), keep (2:2:end, 2:2:end)."
     h = gaussian_window(3, 0.5)
@@ -164,6 +167,7 @@ def _ma_pyramid(y: np.ndarray) -> list[np.ndarray]:
     for _ in range(2): levels.append(ndi.correlate(levels[-1], h, mode='constant', cval=0.)[1::2, 1::2])
     return levels
 
+# %% ../nbs/05a_niqe.ipynb #dfbbbc04
 def _block_dct_features(im: np.ndarray) -> np.ndarray:
     "block_dct.m: 6 statistics of the 7x7 DCTs of windows every 3 pixels."
     h, w = im.shape; nr, nc = -(-h // 3), -(-w // 3)
@@ -178,6 +182,7 @@ def _block_dct_features(im: np.ndarray) -> np.ndarray:
     n = len(d); lo, hi = math.ceil(n * 0.1), max(math.trunc(n * 0.9), 1) - 1
     return np.array([gam[:lo].mean(), gam.mean(), cv[hi:].mean(), cv.mean(), ori[hi:].mean(), ori.mean()])
 
+# %% ../nbs/05a_niqe.ipynb #c2d44e36
 def _svd_features(im: np.ndarray) -> np.ndarray:
     "svd(im2col(im, [5 5], 'distinct')): singular values of the 25 x n matrix of 5x5 blocks (zero-padded)."
     h, w = im.shape; nr, nc = -(-h // 5), -(-w // 5)
@@ -267,6 +272,7 @@ def _divisive_normalization(bands: list[list[np.ndarray]], guardband: int = 16) 
             out.append(g - g.mean())
     return out
 
+# %% ../nbs/05a_niqe.ipynb #250ccf01
 def _structure_corr(a: np.ndarray, b: np.ndarray) -> float:
     "ssim_index_new's third output: the mean of (2 sigma_ab + C2) / (sigma_a^2 + sigma_b^2 + C2), 11x11 Gaussian, valid region."
     w, C2 = gaussian_window(11, 1.5), (0.03 * 255) ** 2
@@ -274,6 +280,7 @@ def _structure_corr(a: np.ndarray, b: np.ndarray) -> float:
     s11, s22, s12 = filter_valid(a * a, w) - mu1 ** 2, filter_valid(b * b, w) - mu2 ** 2, filter_valid(a * b, w) - mu1 * mu2
     return float(np.mean((2 * s12 + C2) / (s11 + s22 + C2)))
 
+# %% ../nbs/05a_niqe.ipynb #ecdf7375
 def _global_gsm_features(y: np.ndarray) -> np.ndarray:
     "global_gsm.m: 45 statistics of the divisively normalised steerable pyramid of `y` (0..255)."
     hi0, bands, _ = steerable_pyramid(y, 2, 6)
@@ -329,11 +336,13 @@ def _load_ma_model(path: str) -> dict:
     if len(forests) != 3 or linear.shape != (4,): raise ValueError(f"{path}: expected 3 forests and 4 linear weights, got {len(forests)} and {linear.size}")
     return dict(forests=forests, linear=linear)
 
+# %% ../nbs/05a_niqe.ipynb #1f0d52ed
 def load_ma_model(path=None  # model.mat of the sr-metric release; default: ma_model.mat in weights/ (see find_weights)
                  ) -> dict:
     "Ma et al.'s regression model: {'forests': 3 dicts of tree arrays, 'linear': 4 weights}."
     return _load_ma_model(str(find_weights(MA_FILE, path=path, what=MA_WHAT, download=False)))
 
+# %% ../nbs/05a_niqe.ipynb #9f4ed140
 def forest_predict(forest: dict,     # arrays ldau, rdau, mbest (1-based), upper, avnode, each (n_nodes, n_trees)
                    x: np.ndarray     # one feature vector
                   ) -> float:
@@ -349,6 +358,7 @@ def forest_predict(forest: dict,     # arrays ldau, rdau, mbest (1-based), upper
         k = np.where(inner, np.where(go_left, left, rdau[k, trees]) - 1, k)
     return float(avnode[k, trees].mean())
 
+# %% ../nbs/05a_niqe.ipynb #db5bccbe
 def ma_score(img: Tensor,           # one image, (1,3,H,W)/(3,H,W) RGB or (1,1,H,W) gray, in [0,1]
              crop_border: int = 0,  # pixels shaved from every edge first (PIRM: the scale)
              model_path=None        # the sr-metric model.mat; default: weights/ma_model.mat
@@ -358,6 +368,7 @@ def ma_score(img: Tensor,           # one image, (1,3,H,W)/(3,H,W) RGB or (1,1,H
     s = [1.] + [forest_predict(f, x) for f, x in zip(model['forests'], ma_features(img, crop_border))]
     return float(np.dot(s, model['linear']))
 
+# %% ../nbs/05a_niqe.ipynb #13a2d6c0
 def perceptual_index(ma, niqe):  # Ma's score and NIQE (numbers, arrays or tensors)
     "PIRM 2018's Perceptual Index: ((10 - Ma) + NIQE) / 2 (lower is better)."
     return ((10 - ma) + niqe) / 2

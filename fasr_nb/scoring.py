@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from fastcore.basics import patch
 from torch import Tensor, nn
 
 from .metrics import LPIPS, mse, psnr, ssim
@@ -37,6 +38,7 @@ METRICS = {
     'pi':    Metric('PI',    needs_hr=False, lower_is_better=True,  digits=4),
 }
 
+# %% ../nbs/05b_scoring.ipynb #de7842d5
 def metric_name(m: str) -> str:
     "The code name of a metric given by code name or label: 'PSNR' -> 'psnr'."
     by_label = {v.label.lower(): k for k, v in METRICS.items()}
@@ -58,6 +60,7 @@ def _picture(x: Tensor) -> Tensor:
     if x.ndim == 3: x = x[None]
     return x[:, :-1] if x.shape[1] in (2, 4) else x
 
+# %% ../nbs/05b_scoring.ipynb #0e28073a
 class Scorer:
     "The paper's protocol, fixed once: `scorer(sr, hr)` gives {metric: value} for one pair of images."
     def __init__(self, metrics=('psnr', 'ssim'),   # code names or labels, in the order of the results
@@ -85,26 +88,29 @@ class Scorer:
             try: load_ma_model(ma_model)
             except FileNotFoundError as e: self._unavailable(('ma', 'pi'), e, 'needs ma_model.mat')
 
-    def _unavailable(self, names, err: Exception, why: str):
-        if self.missing == 'error': raise err
-        self.notes.append(f"{'/'.join(METRICS[n].label for n in names)}: {err}")
-        self.na.update({n: NA(why) for n in names if n in self.metrics})
+# %% ../nbs/05b_scoring.ipynb #f7a489df
+@patch
+def _unavailable(self: Scorer, names, err: Exception, why: str):
+    if self.missing == 'error': raise err
+    self.notes.append(f"{'/'.join(METRICS[n].label for n in names)}: {err}")
+    self.na.update({n: NA(why) for n in names if n in self.metrics})
 
-    @property
-    def needs_hr(self) -> bool:
-        "Whether any metric that can be computed compares with the HR image."
-        return any(METRICS[m].needs_hr for m in self.metrics if m not in self.na)
+# %% ../nbs/05b_scoring.ipynb #a0133d98
+@patch(as_prop=True)
+def needs_hr(self: Scorer) -> bool:
+    "Whether any metric that can be computed compares with the HR image."
+    return any(METRICS[m].needs_hr for m in self.metrics if m not in self.na)
 
-    def settings(self) -> dict:
-        "The protocol, for a table's caption."
-        s = dict(crop_border=self.crop_border, channel='Y' if self.y_channel else 'RGB')
-        if any(m in self.metrics for m in ('niqe', 'ma', 'pi')): s['niqe_crop'] = self.niqe_crop
-        if 'lpips' in self.metrics: s['lpips'] = f"alex v{self.lpips_version}"
-        return s
+# %% ../nbs/05b_scoring.ipynb #89220daf
+@patch
+def settings(self: Scorer) -> dict:
+    "The protocol, for a table's caption."
+    s = dict(crop_border=self.crop_border, channel='Y' if self.y_channel else 'RGB')
+    if any(m in self.metrics for m in ('niqe', 'ma', 'pi')): s['niqe_crop'] = self.niqe_crop
+    if 'lpips' in self.metrics: s['lpips'] = f"alex v{self.lpips_version}"
+    return s
 
 # %% ../nbs/05b_scoring.ipynb #95e81261
-from fastcore.basics import patch
-
 @patch
 def _value(self: Scorer, m: str, sr: Tensor, hr: Tensor | None, done: dict) -> float:
     "One metric of one pair (`done`: the values computed so far, which PI reuses)."
@@ -120,6 +126,7 @@ def _value(self: Scorer, m: str, sr: Tensor, hr: Tensor | None, done: dict) -> f
         if part not in done: done[part] = self._value(part, sr, hr, done)
     return float(perceptual_index(done['ma'], done['niqe']))
 
+# %% ../nbs/05b_scoring.ipynb #bb9a6b03
 @patch
 def __call__(self: Scorer, sr: Tensor,         # the SR image, (1,C,H,W) or (C,H,W) in [0,1]
              hr: Tensor | None = None          # its HR image (not needed for NIQE/Ma/PI alone)
@@ -143,6 +150,7 @@ def __call__(self: Scorer, sr: Tensor,         # the SR image, (1,C,H,W) or (C,H
         out[m] = done[m] = v
     return out
 
+# %% ../nbs/05b_scoring.ipynb #4afc4206
 @patch
 def mean(self: Scorer, rows: list[dict]) -> dict:
     "Each metric summarised over `rows` as the paper does (RMSE: the root of the mean MSE); an NA stays NA."

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 from torch import Tensor, nn
 
 from .losses import split_d_output
@@ -45,6 +46,7 @@ def _chw(img) -> Tensor:
     if x.ndim != 3 or x.shape[0] not in (1, 3, 4): raise ValueError(f"expected an image (C,H,W) with C in 1,3,4, got {tuple(x.shape)}")
     return x[:3] if x.shape[0] != 1 else x.expand(3, -1, -1)
 
+# %% ../nbs/10_visualize.ipynb #4289bf92
 def same_size(images: Mapping) -> dict[str, Tensor]:
     "The images as (3,H,W) tensors of one size: smaller ones enlarged by nearest neighbour, all cropped to the common size."
     ims = {k: _chw(v) for k, v in images.items()}
@@ -59,6 +61,7 @@ def same_size(images: Mapping) -> dict[str, Tensor]:
     h, w = min(v.shape[1] for v in ims.values()), min(v.shape[2] for v in ims.values())
     return {k: v[:, :h, :w] for k, v in ims.items()}
 
+# %% ../nbs/10_visualize.ipynb #d5bb61b5
 def crop_window(hw: tuple,              # (H, W) of the images
                 center=(0.5, 0.5),      # (x, y) of the window's centre, fractions of W and H
                 zoom: float = 1.        # magnification: the window is (H/zoom, W/zoom), kept inside the image
@@ -70,6 +73,7 @@ def crop_window(hw: tuple,              # (H, W) of the images
     left = min(max(0, round(center[0] * W - w / 2)), W - w)
     return top, left, h, w
 
+# %% ../nbs/10_visualize.ipynb #d4e487dc
 def swipe(a: Tensor,              # (3,H,W): shown left of the line
           b: Tensor,              # (3,H,W): shown right of the line
           position: float = 0.5,  # where the line is, a fraction of the width: 1 shows only `a`, 0 only `b`
@@ -90,6 +94,7 @@ def _png(img: Tensor) -> bytes:
     if not ok: raise RuntimeError("OpenCV could not encode the view as PNG")
     return buf.tobytes()
 
+# %% ../nbs/10_visualize.ipynb #95267e6f
 class Viewer:
     "Compare images of one scene: the same zoom window on each, two of them swiped or toggled."
     def __init__(self, images: Mapping,          # {name: image}, e.g. {'bicubic': ..., 'SR': ..., 'HR': ...}
@@ -106,64 +111,76 @@ class Viewer:
         self.center, self.zoom, self.position, self.width = tuple(center), zoom, position, width
         self.controls = {}
 
-    @property
-    def window(self): return crop_window(next(iter(self.images.values())).shape[-2:], self.center, self.zoom)
+# %% ../nbs/10_visualize.ipynb #04bcfd38
+@patch(as_prop=True)
+def window(self: Viewer): return crop_window(next(iter(self.images.values())).shape[-2:], self.center, self.zoom)
 
-    def crop(self, name: str) -> Tensor:
-        "The current window of image `name`, (3,h,w)."
-        t, l, h, w = self.window
-        return self.images[name][:, t:t + h, l:l + w]
+# %% ../nbs/10_visualize.ipynb #2523c2ef
+@patch
+def crop(self: Viewer, name: str) -> Tensor:
+    "The current window of image `name`, (3,h,w)."
+    t, l, h, w = self.window
+    return self.images[name][:, t:t + h, l:l + w]
 
-    def render(self) -> Tensor:
-        "The current view: `a` | `b` swiped in the window, enlarged by nearest neighbour to `width` pixels."
-        view = swipe(self.crop(self.a), self.crop(self.b), self.position)
-        f = max(1, self.width // view.shape[-1])
-        return F.interpolate(view[None], scale_factor=f, mode='nearest')[0] if f > 1 else view
+# %% ../nbs/10_visualize.ipynb #55ac3b50
+@patch
+def render(self: Viewer) -> Tensor:
+    "The current view: `a` | `b` swiped in the window, enlarged by nearest neighbour to `width` pixels."
+    view = swipe(self.crop(self.a), self.crop(self.b), self.position)
+    f = max(1, self.width // view.shape[-1])
+    return F.interpolate(view[None], scale_factor=f, mode='nearest')[0] if f > 1 else view
 
-    def figure(self, size: float = 2.2, names=None):
-        "A static figure: the last image with the window drawn on it, then the window of each image."
-        import matplotlib.pyplot as plt
-        from matplotlib.patches import Rectangle
-        names = list(names or self.images); t, l, h, w = self.window
-        fig, axs = plt.subplots(1, len(names) + 1, figsize=(size * (len(names) + 1), size), squeeze=False)
-        ref = names[-1]
-        axs[0, 0].imshow(self.images[ref].permute(1, 2, 0).numpy(), interpolation='nearest')
-        axs[0, 0].add_patch(Rectangle((l - .5, t - .5), w, h, fill=False, ec='red', lw=1.5))
-        axs[0, 0].set_title(f"{ref} ({self.zoom:g}x window)", fontsize=9)
-        for ax, n in zip(axs[0, 1:], names):
-            ax.imshow(self.crop(n).permute(1, 2, 0).numpy(), interpolation='nearest'); ax.set_title(n, fontsize=9)
-        for ax in axs.flat: ax.axis('off')
-        fig.tight_layout()
-        return fig
+# %% ../nbs/10_visualize.ipynb #d6af20c7
+@patch
+def figure(self: Viewer, size: float = 2.2, names=None):
+    "A static figure: the last image with the window drawn on it, then the window of each image."
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+    names = list(names or self.images); t, l, h, w = self.window
+    fig, axs = plt.subplots(1, len(names) + 1, figsize=(size * (len(names) + 1), size), squeeze=False)
+    ref = names[-1]
+    axs[0, 0].imshow(self.images[ref].permute(1, 2, 0).numpy(), interpolation='nearest')
+    axs[0, 0].add_patch(Rectangle((l - .5, t - .5), w, h, fill=False, ec='red', lw=1.5))
+    axs[0, 0].set_title(f"{ref} ({self.zoom:g}x window)", fontsize=9)
+    for ax, n in zip(axs[0, 1:], names):
+        ax.imshow(self.crop(n).permute(1, 2, 0).numpy(), interpolation='nearest'); ax.set_title(n, fontsize=9)
+    for ax in axs.flat: ax.axis('off')
+    fig.tight_layout()
+    return fig
 
-    def widget(self):
-        "The interactive viewer (ipywidgets): drop-downs, x/y/zoom/swipe sliders, a toggle button, one image."
-        if not HAS_WIDGETS: raise ImportError("the interactive viewer needs ipywidgets: pip install ipywidgets (or use .figure())")
-        W, names = widgets, list(self.images)
-        c = self.controls = dict(
-            a=W.Dropdown(options=names, value=self.a, description='left'),
-            b=W.Dropdown(options=names, value=self.b, description='right'),
-            x=W.FloatSlider(value=self.center[0], min=0, max=1, step=0.01, description='x'),
-            y=W.FloatSlider(value=self.center[1], min=0, max=1, step=0.01, description='y'),
-            zoom=W.FloatLogSlider(value=max(self.zoom, 1), base=2, min=0, max=4, step=0.25, description='zoom'),
-            position=W.FloatSlider(value=self.position, min=0, max=1, step=0.01, description='swipe'),
-            toggle=W.Button(description='toggle left/right'),
-            image=W.Image(value=_png(self.render()), format='png'))
-        def update(change=None):
-            self.a, self.b = c['a'].value, c['b'].value
-            self.center, self.zoom, self.position = (c['x'].value, c['y'].value), c['zoom'].value, c['position'].value
-            c['image'].value = _png(self.render())
-        for k in ('a', 'b', 'x', 'y', 'zoom', 'position'): c[k].observe(update, names='value')
-        c['toggle'].on_click(lambda _: setattr(c['position'], 'value', 0. if c['position'].value > 0.5 else 1.))
-        return W.VBox([W.HBox([c['a'], c['b'], c['toggle']]), W.HBox([c['x'], c['y']]),
-                       W.HBox([c['zoom'], c['position']]), c['image']])
+# %% ../nbs/10_visualize.ipynb #d059705a
+@patch
+def widget(self: Viewer):
+    "The interactive viewer (ipywidgets): drop-downs, x/y/zoom/swipe sliders, a toggle button, one image."
+    if not HAS_WIDGETS: raise ImportError("the interactive viewer needs ipywidgets: pip install ipywidgets (or use .figure())")
+    W, names = widgets, list(self.images)
+    c = self.controls = dict(
+        a=W.Dropdown(options=names, value=self.a, description='left'),
+        b=W.Dropdown(options=names, value=self.b, description='right'),
+        x=W.FloatSlider(value=self.center[0], min=0, max=1, step=0.01, description='x'),
+        y=W.FloatSlider(value=self.center[1], min=0, max=1, step=0.01, description='y'),
+        zoom=W.FloatLogSlider(value=max(self.zoom, 1), base=2, min=0, max=4, step=0.25, description='zoom'),
+        position=W.FloatSlider(value=self.position, min=0, max=1, step=0.01, description='swipe'),
+        toggle=W.Button(description='toggle left/right'),
+        image=W.Image(value=_png(self.render()), format='png'))
+    def update(change=None):
+        self.a, self.b = c['a'].value, c['b'].value
+        self.center, self.zoom, self.position = (c['x'].value, c['y'].value), c['zoom'].value, c['position'].value
+        c['image'].value = _png(self.render())
+    for k in ('a', 'b', 'x', 'y', 'zoom', 'position'): c[k].observe(update, names='value')
+    c['toggle'].on_click(lambda _: setattr(c['position'], 'value', 0. if c['position'].value > 0.5 else 1.))
+    return W.VBox([W.HBox([c['a'], c['b'], c['toggle']]), W.HBox([c['x'], c['y']]),
+                   W.HBox([c['zoom'], c['position']]), c['image']])
 
-    def show(self, static: bool | None = None):  # None: the widget where ipywidgets is installed
-        "Display the viewer: the widget, or the static figure when `static` or without ipywidgets."
-        from IPython.display import display
-        if static or (static is None and not HAS_WIDGETS): return self.figure()
-        display(self.widget())
+# %% ../nbs/10_visualize.ipynb #1f8f690d
+@patch
+def show(self: Viewer, static: bool | None = None):  # None: the widget where ipywidgets is installed
+    "Display the viewer: the widget, or the static figure when `static` or without ipywidgets."
+    from IPython.display import display
+    if static or (static is None and not HAS_WIDGETS): return self.figure()
+    display(self.widget())
 
+# %% ../nbs/10_visualize.ipynb #c11e8f06
 def compare(images: Mapping,            # {name: image} of one scene
             static: bool | None = None, # True: a matplotlib figure; None: the widget when ipywidgets is there
             **kwargs):                  # passed to `Viewer` (a, b, center, zoom, position, width)
@@ -176,6 +193,13 @@ def _input_size(d: nn.Module) -> int | None:
     "The input size a discriminator (or the one inside a wrapper) was built for, if it has one."
     return next((m.input_size for m in d.modules() if isinstance(getattr(m, 'input_size', None), int)), None)
 
+def _map_logits(d: nn.Module, x: Tensor) -> Tensor:
+    logit, m = split_d_output(d(x))
+    if m is None: raise ValueError(f"{type(d).__name__} returns a single logit per image, no per-pixel map: "
+                                   "score maps need FASRGAN's UNetDiscriminator (or a SharedDiscriminator around one)")
+    return m
+
+# %% ../nbs/10_visualize.ipynb #54cd5729
 @torch.no_grad()
 def score_map(d: nn.Module,            # a discriminator returning (logit, map logits), e.g. UNetDiscriminator
               img: Tensor,             # (1,3,H,W) or (3,H,W) image in [0,1], any size
@@ -202,12 +226,6 @@ def score_map(d: nn.Module,            # a discriminator returning (logit, map l
         return torch.sigmoid(m[..., :H, :W])
     finally: d.train(was_training)
 
-def _map_logits(d: nn.Module, x: Tensor) -> Tensor:
-    logit, m = split_d_output(d(x))
-    if m is None: raise ValueError(f"{type(d).__name__} returns a single logit per image, no per-pixel map: "
-                                   "score maps need FASRGAN's UNetDiscriminator (or a SharedDiscriminator around one)")
-    return m
-
 # %% ../nbs/10_visualize.ipynb #98cf1eb2
 def overlay(img: Tensor,           # (1,3,H,W)/(3,H,W) image in [0,1]
             heat: Tensor,          # (H,W) values in [0,1] (a (1,C,H,W) map is averaged over its channels)
@@ -223,6 +241,7 @@ def overlay(img: Tensor,           # (1,3,H,W)/(3,H,W) image in [0,1]
     colour = matplotlib.colormaps[cmap](h.clamp(0, 1).numpy())[..., :3]
     return (1 - alpha) * base + alpha * colour
 
+# %% ../nbs/10_visualize.ipynb #5cc6e956
 def show_attention(d: nn.Module | str | Path,  # a discriminator with a score map, or a saved one (see `load_discriminator`)
                    sr: Tensor,                 # (1,3,H,W) SR image in [0,1]
                    hr: Tensor | None = None,   # its HR image: adds the L1 error and the error Eq. 8 weights
@@ -289,6 +308,7 @@ def capture(model: nn.Module,   # the network to run
     if not out: raise ValueError(f"{type(layer).__name__} did not run in {type(model).__name__}'s forward pass")
     return out[0]
 
+# %% ../nbs/10_visualize.ipynb #7d29bf28
 def first_block(model: nn.Module) -> nn.Module:
     "The module Fig. 12 visualises: the first RRDB of an RRDBNet, or the shared extractor of an Fs-SRGAN generator."
     if isinstance(model, SharedGenerator): return model.extractor
@@ -296,6 +316,7 @@ def first_block(model: nn.Module) -> nn.Module:
     if isinstance(model, RRDBNet): return model.body[0]
     raise TypeError(f"first_block knows RRDBNet, SharedGenerator and SharedExtractor, not {type(model).__name__}; pass layer=")
 
+# %% ../nbs/10_visualize.ipynb #bf03a61f
 def show_feature_maps(model: nn.Module,         # a generator
                       img: Tensor,              # (1,3,h,w) LR image in [0,1]
                       channels=None,            # channel indices, 0-based (Fig. 12: 6, 10, 14, 5); default the first 8
