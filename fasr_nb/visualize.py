@@ -151,26 +151,30 @@ def figure(self: Viewer, size: float = 2.2, names=None):
 # %% ../nbs/10_visualize.ipynb #d059705a
 @patch
 def widget(self: Viewer):
-    "The interactive viewer (ipywidgets): drop-downs, x/y/zoom/swipe sliders, a toggle button, one image."
+    "The interactive viewer (ipywidgets): the image with a swipe slider under it; drop-downs, x/y/zoom sliders, a toggle beside it."
     if not HAS_WIDGETS: raise ImportError("the interactive viewer needs ipywidgets: pip install ipywidgets (or use .figure())")
-    W, names = widgets, list(self.images)
+    W, names, side = widgets, list(self.images), dict(style={'description_width': '48px'}, layout=widgets.Layout(width='300px'))
+    view = self.render()
     c = self.controls = dict(
-        a=W.Dropdown(options=names, value=self.a, description='left'),
-        b=W.Dropdown(options=names, value=self.b, description='right'),
-        x=W.FloatSlider(value=self.center[0], min=0, max=1, step=0.01, description='x'),
-        y=W.FloatSlider(value=self.center[1], min=0, max=1, step=0.01, description='y'),
-        zoom=W.FloatLogSlider(value=max(self.zoom, 1), base=2, min=0, max=4, step=0.25, description='zoom'),
-        position=W.FloatSlider(value=self.position, min=0, max=1, step=0.01, description='swipe'),
-        toggle=W.Button(description='toggle left/right'),
-        image=W.Image(value=_png(self.render()), format='png'))
+        a=W.Dropdown(options=names, value=self.a, description='left', **side),
+        b=W.Dropdown(options=names, value=self.b, description='right', **side),
+        toggle=W.Button(description='toggle left/right', layout=W.Layout(width='300px')),
+        x=W.FloatSlider(value=self.center[0], min=0, max=1, step=0.01, description='x', **side),
+        y=W.FloatSlider(value=self.center[1], min=0, max=1, step=0.01, description='y', **side),
+        zoom=W.FloatLogSlider(value=max(self.zoom, 1), base=2, min=0, max=4, step=0.25, description='zoom', **side),
+        position=W.FloatSlider(value=self.position, min=0, max=1, step=0.005, description='swipe', readout=False,
+                               style={'description_width': '48px'}, layout=W.Layout(width=f'{view.shape[-1] + 56}px')),
+        image=W.Image(value=_png(view), format='png', layout=W.Layout(width=f'{view.shape[-1]}px', height=f'{view.shape[-2]}px')))
     def update(change=None):
         self.a, self.b = c['a'].value, c['b'].value
         self.center, self.zoom, self.position = (c['x'].value, c['y'].value), c['zoom'].value, c['position'].value
-        c['image'].value = _png(self.render())
+        view = self.render()
+        c['image'].value = _png(view)
+        c['image'].layout.width, c['image'].layout.height = f'{view.shape[-1]}px', f'{view.shape[-2]}px'
     for k in ('a', 'b', 'x', 'y', 'zoom', 'position'): c[k].observe(update, names='value')
     c['toggle'].on_click(lambda _: setattr(c['position'], 'value', 0. if c['position'].value > 0.5 else 1.))
-    return W.VBox([W.HBox([c['a'], c['b'], c['toggle']]), W.HBox([c['x'], c['y']]),
-                   W.HBox([c['zoom'], c['position']]), c['image']])
+    image = W.VBox([c['image'], c['position']], layout=W.Layout(align_items='flex-end'))
+    return W.HBox([image, W.VBox([c[k] for k in ('a', 'b', 'toggle', 'x', 'y', 'zoom')])], layout=W.Layout(width='auto'))
 
 # %% ../nbs/10_visualize.ipynb #1f8f690d
 @patch
