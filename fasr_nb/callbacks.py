@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from .core import PRECISIONS, atomic_write, precision_context
+from .core import PRECISIONS, atomic_write, figure_style, precision_context
 from .scoring import Scorer
 from .trainer import Callback, Trainer
 
@@ -333,9 +333,10 @@ def _is_validation(name: str) -> bool:
     return name.lower().startswith(('val', 'valid', 'test')) or name.lower() in ('psnr', 'ssim', 'niqe', 'lpips', 'pi', 'ma', 'rmse')
 
 # %% ../nbs/07a_callbacks.ipynb #bf9f0d97
+@figure_style
 def plot_log(path,                                   # a log.csv (long or wide) or a run folder
              skip=('seconds', 'time', 'iteration', 'epoch', 'lr', 'lr_g', 'lr_d'),  # series not drawn
-             figsize=(9, 2.6)):
+             figsize=(10, 3)):
     "Generator losses, discriminator losses, other losses and each validation metric against the iteration; stages dotted."
     import matplotlib.pyplot as plt
     log = read_log(path); stages = log.pop('_stages', [])
@@ -353,7 +354,7 @@ def plot_log(path,                                   # a log.csv (long or wide) 
         for start, _ in stages[1:]: ax.axvline(start, color='gray', ls=':', lw=0.8)
         if len(keys) > 1 or not _is_validation(keys[0]):
             if all(v > 0 for k in keys for _, v in log[k]): ax.set_yscale('log')
-            if len(keys) > 1: ax.legend(fontsize=6)
-        ax.set_title(title, fontsize=9); ax.set_xlabel('iteration', fontsize=8); ax.tick_params(labelsize=7)
+            if len(keys) > 1: ax.legend()
+        ax.set_title(title); ax.set_xlabel('iteration')
     fig.tight_layout()
     return fig

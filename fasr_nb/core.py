@@ -13,11 +13,11 @@ import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'IMAGE_EXTENSIONS', 'MAX_PIXELS', 'set_seed', 'get_device', 'native_cpu_bf16', 'precision_context',
-           'int_at_least', 'ImageReadError', 'ImageTooLargeError', 'image_bit_depth', 'read_image',
+__all__ = ['PRECISIONS', 'IMAGE_EXTENSIONS', 'MAX_PIXELS', 'FIGURE_STYLE', 'set_seed', 'get_device', 'native_cpu_bf16',
+           'precision_context', 'int_at_least', 'ImageReadError', 'ImageTooLargeError', 'image_bit_depth', 'read_image',
            'remove_stale_temps', 'atomic_write', 'to_uint', 'write_image', 'list_images', 'pair_images', 'rgb2ycbcr',
            'rgb2y', 'ycbcr2rgb', 'cubic', 'resize_matrix', 'imresize', 'modcrop', 'weights_dir', 'find_weights',
-           'backbone_weights', 'load_backbone', 'show_images']
+           'backbone_weights', 'load_backbone', 'figure_style', 'show_images']
 
 # %% ../nbs/00_core.ipynb #770fc4f2
 def set_seed(seed: int = 0):  # the one seed for Python, NumPy and PyTorch (all devices)
@@ -437,6 +437,18 @@ def load_backbone(module: torch.nn.Module,  # the backbone, built with random we
     if bad: raise ValueError(f"{path}: {src[bad[0]]} has shape {tuple(sd[src[bad[0]]].shape)}, {what} needs {tuple(own[bad[0]].shape)}")
     module.load_state_dict({k: sd[src[k]] for k in own})
 
+# %% ../nbs/00_core.ipynb #b8e7cf34
+FIGURE_STYLE = {'figure.dpi': 100, 'savefig.dpi': 100, 'font.size': 10, 'axes.titlesize': 11, 'axes.labelsize': 10,
+                'xtick.labelsize': 9, 'ytick.labelsize': 9, 'legend.fontsize': 9, 'figure.titlesize': 12}
+
+def figure_style(draw):
+    "Decorator of a plotting helper: its figure is drawn with `FIGURE_STYLE` (dpi and font sizes)."
+    @functools.wraps(draw)
+    def styled(*args, **kwargs):
+        import matplotlib.pyplot as plt
+        with plt.rc_context(FIGURE_STYLE): return draw(*args, **kwargs)
+    return styled
+
 # %% ../nbs/00_core.ipynb #e427807d
 def _as_display(im):
     if isinstance(im, Tensor):
@@ -448,6 +460,7 @@ def _as_display(im):
     if im.ndim == 3 and im.shape[2] == 1: im = im[..., 0]
     return np.clip(im, 0, 1) if im.dtype.kind == 'f' and im.ndim == 3 else im
 
+@figure_style
 def show_images(ims,                # images: tensors (C,H,W)/(1,C,H,W) in [0,1], or arrays
                 titles=None,        # one title per image
                 ncols: int | None = None,  # columns (default: all in one row, at most 4)
@@ -464,7 +477,7 @@ def show_images(ims,                # images: tensors (C,H,W)/(1,C,H,W) in [0,1]
         im = _as_display(ims[i])
         ax.imshow(im, cmap=cmap or ('gray' if im.ndim == 2 else None), interpolation='nearest',
                   **(dict(vmin=0, vmax=1) if im.ndim == 2 and im.dtype.kind == 'f' and cmap is None else {}))
-        if titles is not None: ax.set_title(titles[i], fontsize=9)
+        if titles is not None: ax.set_title(titles[i])
     if suptitle: fig.suptitle(suptitle)
     fig.tight_layout()
     return fig

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from .core import atomic_write, imresize
+from .core import atomic_write, figure_style, imresize
 from .data import PairedImageDataset, set5_dir
 from .config import load_recipe
 from .recipes import build_networks, checkpoint_recipe, train
@@ -21,6 +21,7 @@ from .visualize import score_map
 __all__ = ['demo', 'demo_cli']
 
 # %% ../nbs/12_demo.ipynb #dda3ee0c
+@figure_style
 def _demo_figure(rows: dict, hr_full, net_d, path: Path, crop: tuple):
     "bicubic | SR per stage | HR | score map, on one crop of one image."
     import matplotlib.pyplot as plt
@@ -30,15 +31,15 @@ def _demo_figure(rows: dict, hr_full, net_d, path: Path, crop: tuple):
     last = list(rows)[-1]
     m = score_map(net_d.cpu(), ims[last]).mean(1)[0] if net_d is not None else None   # chapter 10: sigma(M), channels averaged
     n = len(ims) + 1 + (m is not None)
-    fig, axs = plt.subplots(1, n, figsize=(1.9 * n, 2.3))
+    fig, axs = plt.subplots(1, n, figsize=(2.2 * n, 2.6))
     for ax, (k, im) in zip(axs, [*ims.items(), ('HR', hr)]):
-        ax.imshow(im[0].permute(1, 2, 0).clamp(0, 1).numpy(), interpolation='nearest'); ax.set_title(k, fontsize=8); ax.axis('off')
+        ax.imshow(im[0].permute(1, 2, 0).clamp(0, 1).numpy(), interpolation='nearest'); ax.set_title(k); ax.axis('off')
     if m is not None:
         a = axs[-1].imshow(m.numpy(), cmap='magma', vmin=0, vmax=1, interpolation='nearest')
-        axs[-1].set_title(f"D's score map on\n{last} (sigmoid)", fontsize=8); axs[-1].axis('off')
-        fig.colorbar(a, ax=axs[-1], fraction=0.046, pad=0.04).ax.tick_params(labelsize=6)
+        axs[-1].set_title(f"D's score map on\n{last} (sigmoid)"); axs[-1].axis('off')
+        fig.colorbar(a, ax=axs[-1], fraction=0.046, pad=0.04)
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip('.'), dpi=72))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip('.')))
     plt.close(fig)
     return path
 

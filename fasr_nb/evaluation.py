@@ -16,7 +16,8 @@ from fastcore.basics import patch
 from torch import nn, Tensor
 
 from . import core
-from .core import atomic_write, get_device, imresize, int_at_least, list_images, modcrop, pair_images, read_image
+from .core import (atomic_write, figure_style, get_device, imresize, int_at_least, list_images, modcrop, pair_images,
+                          read_image)
 from .data import bicubic_lr
 from .rrdb import RRDB, RRDBNet
 from .scoring import METRICS, Scorer, metric_name
@@ -397,6 +398,7 @@ def tradeoff_points(table: Table, dataset: str, x: str = 'RMSE', y: str = 'LPIPS
             if a is not None and b is not None and not isinstance(a, str) and not isinstance(b, str)}
 
 # %% ../nbs/09_evaluate.ipynb #f2eee311
+@figure_style
 def plot_tradeoff(points: Mapping,        # {method: (x, y)}: measured values only
                   x: str = 'RMSE',        # what the x values are (lower is better)
                   y: str = 'LPIPS',       # what the y values are (lower is better)
@@ -411,11 +413,11 @@ def plot_tradeoff(points: Mapping,        # {method: (x, y)}: measured values on
     for name, (a, b) in sorted(points.items(), key=lambda kv: kv[1][1]):
         ax.scatter([a], [b], s=30, zorder=3)
         flip = (not flip) if prev is not None and b - prev < 0.06 * span else False   # near neighbours: labels above/below
-        ax.annotate(name, (a, b), xytext=(5, -9 if flip else 3), textcoords='offset points', fontsize=8)
+        ax.annotate(name, (a, b), xytext=(5, -9 if flip else 3), textcoords='offset points')
         prev = b
     ax.set_xlabel(f"{x} (lower is better)"); ax.set_ylabel(f"{y} (lower is better)")
     ax.margins(0.2); ax.grid(alpha=0.3)
-    ax.set_title((title + '\n' if title else '') + 'lower-left is better', fontsize=9)
+    ax.set_title((title + '\n' if title else '') + 'lower-left is better')
     ax.figure.tight_layout()
     return ax.figure
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import Tensor, nn
 
+from .core import figure_style
 from .losses import split_d_output
 from .discriminators import UNetDiscriminator, official_unet_state_dict
 from .rrdb import RRDBNet
@@ -132,6 +133,7 @@ def render(self: Viewer) -> Tensor:
 
 # %% ../nbs/10_visualize.ipynb #d6af20c7
 @patch
+@figure_style
 def figure(self: Viewer, size: float = 2.2, names=None):
     "A static figure: the last image with the window drawn on it, then the window of each image."
     import matplotlib.pyplot as plt
@@ -141,9 +143,9 @@ def figure(self: Viewer, size: float = 2.2, names=None):
     ref = names[-1]
     axs[0, 0].imshow(self.images[ref].permute(1, 2, 0).numpy(), interpolation='nearest')
     axs[0, 0].add_patch(Rectangle((l - .5, t - .5), w, h, fill=False, ec='red', lw=1.5))
-    axs[0, 0].set_title(f"{ref} ({self.zoom:g}x window)", fontsize=9)
+    axs[0, 0].set_title(f"{ref} ({self.zoom:g}x window)")
     for ax, n in zip(axs[0, 1:], names):
-        ax.imshow(self.crop(n).permute(1, 2, 0).numpy(), interpolation='nearest'); ax.set_title(n, fontsize=9)
+        ax.imshow(self.crop(n).permute(1, 2, 0).numpy(), interpolation='nearest'); ax.set_title(n)
     for ax in axs.flat: ax.axis('off')
     fig.tight_layout()
     return fig
@@ -246,6 +248,7 @@ def overlay(img: Tensor,           # (1,3,H,W)/(3,H,W) image in [0,1]
     return (1 - alpha) * base + alpha * colour
 
 # %% ../nbs/10_visualize.ipynb #5cc6e956
+@figure_style
 def show_attention(d: nn.Module | str | Path,  # a discriminator with a score map, or a saved one (see `load_discriminator`)
                    sr: Tensor,                 # (1,3,H,W) SR image in [0,1]
                    hr: Tensor | None = None,   # its HR image: adds the L1 error and the error Eq. 8 weights
@@ -267,7 +270,7 @@ def show_attention(d: nn.Module | str | Path,  # a discriminator with a score ma
     fig, axs = plt.subplots(1, len(panels), figsize=(size * len(panels), size))
     for ax, (im, title) in zip(axs, panels):
         ax.imshow(im, cmap='gray' if im.ndim == 2 else None, vmin=0, vmax=1, interpolation='nearest')
-        ax.set_title(title, fontsize=8); ax.axis('off')
+        ax.set_title(title); ax.axis('off')
     fig.tight_layout()
     return fig
 
