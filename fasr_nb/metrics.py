@@ -58,7 +58,7 @@ def filter_valid(x: np.ndarray, window: np.ndarray) -> np.ndarray:
     else: out = cv2.filter2D(x, -1, window, borderType=cv2.BORDER_REFLECT)
     return out[r:-r, r:-r]
 
-# %% ../nbs/05_metrics.ipynb #04c09e84
+# %% ../nbs/05_metrics.ipynb #116b9659
 def calculate_psnr(img, img2,                 # (H,W,3) RGB or (H,W) arrays, uint8 or float in [0,255]
                    crop_border: int = 0,      # pixels cropped from every edge first
                    test_y_channel: bool = False  # compare MATLAB's Y channel instead of RGB
@@ -68,6 +68,7 @@ def calculate_psnr(img, img2,                 # (H,W,3) RGB or (H,W) arrays, uin
     mse = np.mean((a - b) ** 2)
     return float('inf') if mse == 0 else float(10 * np.log10(255. ** 2 / mse))
 
+# %% ../nbs/05_metrics.ipynb #12e51e31
 def _ssim_np(a: np.ndarray, b: np.ndarray) -> float:
     "SSIM of two 2-D float64 images in [0,255] (Wang et al. 2004, valid region)."
     C1, C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
@@ -116,7 +117,7 @@ def _ssim_map(a: Tensor, b: Tensor) -> Tensor:
     C1, C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     return (2 * mu1 * mu2 + C1) * (2 * s12 + C2) / ((mu1 ** 2 + mu2 ** 2 + C1) * (s11 + s22 + C2))
 
-# %% ../nbs/05_metrics.ipynb #02f073ed
+# %% ../nbs/05_metrics.ipynb #214bece1
 def mse(sr: Tensor,                # (N,C,H,W) in [0,1]
         hr: Tensor,                # (N,C,H,W) in [0,1], the reference
         crop_border: int = 0,      # pixels cropped from every edge first
@@ -126,10 +127,12 @@ def mse(sr: Tensor,                # (N,C,H,W) in [0,1]
     a, b = _crop_y(sr, hr, crop_border, y_channel)
     return ((a - b) ** 2).mean((1, 2, 3))
 
+# %% ../nbs/05_metrics.ipynb #3a93e036
 def psnr(sr: Tensor, hr: Tensor, crop_border: int = 0, y_channel: bool = False) -> Tensor:
     "Per-image PSNR in dB of (N,C,H,W) batches in [0,1], MATLAB conventions (inf where identical)."
     return 10 * torch.log10(255. ** 2 / mse(sr, hr, crop_border, y_channel))
 
+# %% ../nbs/05_metrics.ipynb #2462d881
 def ssim(sr: Tensor, hr: Tensor, crop_border: int = 0, y_channel: bool = False) -> Tensor:
     "Per-image SSIM of (N,C,H,W) batches in [0,1]: 11x11 Gaussian window, valid region, per channel then averaged."
     a, b = _crop_y(sr, hr, crop_border, y_channel)

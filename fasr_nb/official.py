@@ -36,15 +36,13 @@ def read_official_json(src) -> dict:
 
 _OFFICIAL_LOSSES = {'feature_weight': 'percep', 'gan_weight': 'adv', 'gan_mask_weight': 'fine', 'atten_weight': 'attention', 'pixel_weight': 'pixel'}
 
-# %% ../nbs/07e_official.ipynb #00e5c81c
-def recipe_from_official(src,              # a path to an official option JSON, its text, or the parsed dict
-                         name: str | None = None) -> Recipe:
-    "A fasr_nb recipe from an official option file (train_FASRGAN.json style)."
-    opt = src if isinstance(src, dict) else read_official_json(src)
-    tr, ds = opt.get('train', {}), opt.get('datasets', {})
-    notes = []
-    def need(cond, msg):
-        if not cond: raise ValueError(f"official option file: {msg}")
+# %% ../nbs/07e_official.ipynb #eff77794
+def _need(cond, msg: str):
+    if not cond: raise ValueError(f"official option file: {msg}")
+
+def _official_networks(opt: dict, notes: list) -> dict:
+    "The recipe's `networks` from an option file's network_E/G/D; what fasr_nb cannot load goes to `notes`."
+    tr = opt.get('train', {})
     nets = {'extractor': None, 'share_extractor': True, 'pretrained': opt.get('path', {}).get('pretrain_model_G')}
     e, nf_in = opt.get('network_E'), 3
     if e:
@@ -67,16 +65,32 @@ def recipe_from_official(src,              # a path to an official option JSON, 
         if wd.lower() == 'unet': nets['discriminator'] = {'type': 'UNetDiscriminator', 'in_nc': nf_in, 'nf': d.get('nf', 64)}
         elif wd.startswith('discriminator_vgg'): nets['discriminator'] = {'type': 'VGGStyleDiscriminator', 'in_nc': nf_in, 'nf': d.get('nf', 64)}
         else: raise ValueError(f"official option file: discriminator {wd!r} is not one of fasr_nb's (Unet, discriminator_vgg_*)")
-        need(tr.get('gan_type', 'vanilla') == 'vanilla', f"gan_type {tr.get('gan_type')!r}: fasr_nb trains the relativistic BCE GAN of the paper ('vanilla' in the code)")
+        _need(tr.get('gan_type', 'vanilla') == 'vanilla', f"gan_type {tr.get('gan_type')!r}: fasr_nb trains the relativistic BCE GAN of the paper ('vanilla' in the code)")
     else: nets['discriminator'] = None
-    need(tr.get('lr_scheme', 'MultiStepLR') == 'MultiStepLR', f"lr_scheme {tr.get('lr_scheme')!r}: only MultiStepLR")
-    need(tr.get('pixel_criterion', 'l1') == 'l1', f"pixel_criterion {tr.get('pixel_criterion')!r}: only l1")
-    need(tr.get('feature_criterion', 'l1') == 'l1', f"feature_criterion {tr.get('feature_criterion')!r}: only l1")
+    return nets
+
+# %% ../nbs/07e_official.ipynb #fd3eda6e
+def _official_stage(tr: dict, adversarial: bool) -> dict:
+    "The one stage an option file trains: its schedule, learning rates and (adversarial) the losses' weights."
+    _need(tr.get('lr_scheme', 'MultiStepLR') == 'MultiStepLR', f"lr_scheme {tr.get('lr_scheme')!r}: only MultiStepLR")
+    _need(tr.get('pixel_criterion', 'l1') == 'l1', f"pixel_criterion {tr.get('pixel_criterion')!r}: only l1")
+    _need(tr.get('feature_criterion', 'l1') == 'l1', f"feature_criterion {tr.get('feature_criterion')!r}: only l1")
     weights = {ours: float(tr[theirs]) for theirs, ours in _OFFICIAL_LOSSES.items() if theirs in tr}
-    stage = {'name': 'gan' if d else 'psnr', 'iterations': int(float(tr.get('niter', 500000))),
-             'objective': {**{k: 0. for k in GeneratorObjective.terms}, **weights} if d else {'preset': 'psnr'},
+    stage = {'name': 'gan' if adversarial else 'psnr', 'iterations': int(float(tr.get('niter', 500000))),
+             'objective': {**{k: 0. for k in GeneratorObjective.terms}, **weights} if adversarial else {'preset': 'psnr'},
              'lr_g': float(tr['lr_G']), 'milestones': [int(float(m)) for m in tr.get('lr_steps', [])], 'gamma': float(tr.get('lr_gamma', 0.5))}
-    if d: stage.update(discriminator=True, lr_d=float(tr.get('lr_D', tr['lr_G'])))
+    if adversarial: stage.update(discriminator=True, lr_d=float(tr.get('lr_D', tr['lr_G'])))
+    return stage
+
+# %% ../nbs/07e_official.ipynb #4d0871e0
+def recipe_from_official(src,              # a path to an official option JSON, its text, or the parsed dict
+                         name: str | None = None) -> Recipe:
+    "A fasr_nb recipe from an official option file (train_FASRGAN.json style)."
+    opt = src if isinstance(src, dict) else read_official_json(src)
+    tr, ds = opt.get('train', {}), opt.get('datasets', {})
+    notes = []
+    nets = _official_networks(opt, notes)
+    stage = _official_stage(tr, nets['discriminator'] is not None)
     dtr, dval = ds.get('train', {}), ds.get('val', {})
     if not (dtr.get('use_flip', True) and dtr.get('use_rot', True)): notes.append("use_flip/use_rot false: fasr_nb always applies the 8 flips and rotations")
     beta1 = tr.get('beta1_G', 0.9)

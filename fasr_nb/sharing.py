@@ -65,7 +65,7 @@ def extractor_from_state_dict(sd: dict,                 # E's flat state dict, f
     except RuntimeError as err: raise CheckpointError(f"{source}: the extractor's weights do not fit: {err}") from None
     return e
 
-# %% ../nbs/03_feature_sharing.ipynb #2e3a103f
+# %% ../nbs/03_feature_sharing.ipynb #84b17067
 class SharedGenerator(nn.Module):
     "A generator that reads the shared extractor's features: forward(lr) = generator(extractor(lr))."
     def __init__(self, extractor: nn.Module,   # E, the same object as in the SharedDiscriminator
@@ -78,6 +78,7 @@ class SharedGenerator(nn.Module):
 
     def forward(self, lr: Tensor) -> Tensor: return self.generator(self.extractor(lr))
 
+# %% ../nbs/03_feature_sharing.ipynb #4002563f
 class SharedDiscriminator(nn.Module):
     "A discriminator that judges the shared extractor's features: forward(x) = discriminator(extractor(x))."
     def __init__(self, extractor: nn.Module,   # E, the same object as in the SharedGenerator
@@ -87,6 +88,7 @@ class SharedDiscriminator(nn.Module):
 
     def forward(self, x: Tensor): return self.discriminator(self.extractor(x))   # a logit, or (logit, map logits)
 
+# %% ../nbs/03_feature_sharing.ipynb #fef18699
 def share_features(extractor: nn.Module,       # E: image -> features, size-preserving
                    generator: nn.Module,       # G: features -> SR image
                    discriminator: nn.Module    # D: features -> logit, or (logit, map logits)
@@ -132,15 +134,17 @@ def fa_fs_srgan(ne: int = 2,               # RRDBs in the shared extractor E
                           UNetDiscriminator(in_nc=nf, nf=d_nf, input_size=hr_size, map_kernel=map_kernel,
                                             bn_eps_quirk=bn_eps_quirk))
 
-# %% ../nbs/03_feature_sharing.ipynb #0b6356ac
+# %% ../nbs/03_feature_sharing.ipynb #4589d2dd
 def generator_parameters(net_g: nn.Module) -> list[nn.Parameter]:
     "What the generator step optimises: E then G for a SharedGenerator, all parameters of a plain generator."
     return list(net_g.parameters())
 
+# %% ../nbs/03_feature_sharing.ipynb #a31536ca
 def discriminator_parameters(net_d: nn.Module) -> list[nn.Parameter]:
     "What the discriminator step optimises: E then D for a SharedDiscriminator, all parameters of a plain discriminator."
     return list(net_d.parameters())
 
+# %% ../nbs/03_feature_sharing.ipynb #106c5c06
 def discriminator_own_parameters(net_d: nn.Module) -> list[nn.Parameter]:
     "What the generator step freezes: D's own parameters, never the shared extractor's."
     return list((net_d.discriminator if isinstance(net_d, SharedDiscriminator) else net_d).parameters())
