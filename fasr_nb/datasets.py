@@ -16,8 +16,9 @@ from .core import IMAGE_EXTENSIONS, atomic_write, int_at_least, list_images, rea
 from .data import bicubic_lr
 
 # %% auto #0
-__all__ = ['DATASETS', 'Remote', 'DatasetSource', 'ChecksumError', 'DownloadError', 'file_digest', 'download_file',
-           'UnsafeArchiveError', 'extract_archive', 'make_lr_folder', 'prepare', 'prepare_cli']
+__all__ = ['REALSR_SCALE', 'DATASETS', 'Remote', 'arrange_realsr', 'DatasetSource', 'ChecksumError', 'DownloadError',
+           'file_digest', 'download_file', 'UnsafeArchiveError', 'extract_archive', 'make_lr_folder', 'prepare',
+           'prepare_cli']
 
 # %% ../nbs/06a_datasets.ipynb #2a3b7fc6
 @dataclass(frozen=True)
@@ -28,8 +29,41 @@ class Remote:
     md5: str | None = None      # published MD5 (hex), if known
     size: int | None = None     # bytes, if known
     source: str = ''            # where the checksum comes from
+    file: str = ''              # the archive's name, when the address does not end with it (Google Drive)
     @property
-    def filename(self) -> str: return self.url.rstrip('/').rsplit('/', 1)[-1]
+    def filename(self) -> str: return self.file or self.url.rstrip('/').rsplit('/', 1)[-1]
+
+# %% ../nbs/06a_datasets.ipynb #03b25d0b
+REALSR_SCALE = 4   # the paper's scale; RealSR's HR images differ per scale (each scale folder has its own registered crops)
+
+def arrange_realsr(root,            # the datasets root: the archive is extracted into ROOT/RealSR/RealSR(V3)
+                   scales=(4,)      # the LR scales asked for: RealSR is arranged at x4 only
+                  ) -> int:
+    "Pair RealSR (V3)'s `NAME_HR.png` / `NAME_LR4.png` (Canon and Nikon) into `RealSR/{train,test}/HR/NAME.png` and `LR_real/X4/NAMEx4.png`."
+    if tuple(scales) != (REALSR_SCALE,):
+        raise ValueError(f"RealSR is arranged at x{REALSR_SCALE} only (the paper's scale; its HR images differ per scale), got scales {tuple(scales)}")
+    from PIL import Image
+    out = Path(root) / 'RealSR'; src = out / 'RealSR(V3)'; marker = out / f'.arranged_x{REALSR_SCALE}'
+    if marker.exists(): return 0
+    if not src.is_dir(): raise FileNotFoundError(f"RealSR: {src} is missing: extract RealSR(V3).tar.gz into {out} (or delete {out} and run `fasr prepare RealSR` again)")
+    n = 0
+    for split, part in (('train', 'Train'), ('test', 'Test')):
+        for camera in ('Canon', 'Nikon'):
+            d = src / camera / part / str(REALSR_SCALE)
+            if not d.is_dir(): raise FileNotFoundError(f"RealSR: {d} is missing; the archive's layout differs from RealSR (V3)'s")
+            hrs = {f.stem[:-3]: f for f in list_images(d) if f.stem.endswith('_HR')}
+            lrs = {f.stem[:-len(f'_LR{REALSR_SCALE}')]: f for f in list_images(d) if f.stem.endswith(f'_LR{REALSR_SCALE}')}
+            if set(hrs) != set(lrs): raise ValueError(f"RealSR: {d}: images without a partner: {sorted(set(hrs) ^ set(lrs))[:4]}")
+            for name in sorted(hrs):
+                (hw, hh), (lw, lh) = Image.open(hrs[name]).size, Image.open(lrs[name]).size
+                if (hw, hh) != (REALSR_SCALE * lw, REALSR_SCALE * lh):
+                    raise ValueError(f"RealSR: {hrs[name]} is {hw}x{hh}, not {REALSR_SCALE}x its LR image's {lw}x{lh}")
+                for f, dst in ((hrs[name], out / split / 'HR' / f'{name}.png'),
+                               (lrs[name], out / split / 'LR_real' / f'X{REALSR_SCALE}' / f'{name}x{REALSR_SCALE}.png')):
+                    if not dst.exists(): atomic_write(dst, lambda tmp, f=f: shutil.copyfile(f, tmp))
+                n += 1
+    marker.touch()
+    return n
 
 # %% ../nbs/06a_datasets.ipynb #f932b906
 @dataclass(frozen=True)
@@ -40,6 +74,7 @@ class DatasetSource:
     folders: dict = field(default_factory=dict)  # split -> (HR folder, LR folder pattern with {scale})
     extract_to: str = ''         # folder (relative to root) the archives are extracted into
     note: str = ''               # how to get it by hand, licences
+    arrange: object = None       # fn(root, scales) that makes the HR / LR folders from real pairs (then no bicubic LR is made)
 
 _TFDS = 'TensorFlow Datasets, tensorflow_datasets/url_checksums/div2k.txt'
 _BENCHMARK = Remote('https://cv.snu.ac.kr/research/EDSR/benchmark.tar')  # no checksum published: recorded on first download
@@ -58,6 +93,14 @@ DATASETS = {d.name: d for d in [
     DatasetSource('Manga109', (), {'test': ('Manga109/HR', 'Manga109/LR_bicubic/X{scale}')},
                   note='Manga109 has no public direct download: request it at http://www.manga109.org/en/ (academic use), '
                        'put its 109 images in ROOT/Manga109/HR, and run `fasr prepare Manga109` again to make the LR images.'),
+    DatasetSource('RealSR', (Remote('https://drive.google.com/uc?export=download&id=17ZMjo-zwFouxnm_aFM6CUHBwgRrLZqIM',
+                                    md5='83e946bf4b5c22b30d1663231bb2e53e', source='torchSR, torchsr/datasets/realsr.py',
+                                    file='RealSR(V3).tar.gz'),),
+                  {'train': ('RealSR/train/HR', 'RealSR/train/LR_real/X{scale}'), 'test': ('RealSR/test/HR', 'RealSR/test/LR_real/X{scale}')},
+                  extract_to='RealSR', arrange=arrange_realsr,
+                  note='RealSR (V3) (Cai et al., ICCV 2019), Version 3 of https://github.com/csjcai/RealSR: if the download fails (Google '
+                       'Drive may send a confirmation page instead of the file), download RealSR(V3).tar.gz in a browser, put it in '
+                       'ROOT/downloads/, and run `fasr prepare RealSR` again.'),
 ]}
 
 # %% ../nbs/06a_datasets.ipynb #271b6638
@@ -241,7 +284,10 @@ def _fetch_archives(dataset: DatasetSource, root: Path, download: bool, progress
         if not arc.exists() and not download:
             raise FileNotFoundError(f"{dataset.name}: {arc} is missing; download it from {r.url} (or allow downloads)")
         sha = r.sha256 or known.get(r.filename, {}).get('sha256')   # unpublished: trust the first download's record
-        download_file(r.url, arc, sha256=sha, md5=r.md5, size=r.size, retries=retries, retry_wait=retry_wait, progress=progress)
+        try: download_file(r.url, arc, sha256=sha, md5=r.md5, size=r.size, retries=retries, retry_wait=retry_wait, progress=progress)
+        except (ChecksumError, DownloadError) as e:
+            if not dataset.note: raise
+            raise type(e)(f"{e}\n{dataset.note}".replace('ROOT', str(root))) from e
         marker = root / dataset.extract_to / f'.{r.filename}.extracted'
         if r.filename not in known or not marker.exists():
             digests = _verify(arc, r.url, size=r.size)
@@ -260,7 +306,7 @@ def prepare(dataset,                        # a name of DATASETS (case-insensiti
             download: bool = True,          # fetch missing archives (else fail saying what is missing)
             progress: bool = True,
             retries: int = 5, retry_wait: float = 2.) -> dict:
-    "Download, verify, extract a dataset and make its LR images; returns {split: {'hr': Path, 'lr': {scale: Path}}}."
+    "Download, verify, extract a dataset and make its LR images (or arrange its real ones); returns {split: {'hr': Path, 'lr': {scale: Path}}}."
     if isinstance(dataset, str):
         by_lower = {k.lower(): v for k, v in DATASETS.items()}
         if dataset.lower() not in by_lower: raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
@@ -268,6 +314,7 @@ def prepare(dataset,                        # a name of DATASETS (case-insensiti
     root = Path(root)
     if not all(_has_images(root / hr) for hr, _ in dataset.folders.values()):
         _fetch_archives(dataset, root, download, progress, retries, retry_wait)
+    if dataset.arrange is not None: dataset.arrange(root, tuple(scales))   # real LR images: none is made
     out = {}
     for split, (hr, lr_pattern) in dataset.folders.items():
         hr_dir = root / hr
@@ -275,7 +322,8 @@ def prepare(dataset,                        # a name of DATASETS (case-insensiti
             raise FileNotFoundError(f"{dataset.name}: {hr_dir} holds no images after extraction; the archive's layout "
                                     f"differs from the expected one (found: {sorted(p.name for p in hr_dir.parent.iterdir()) if hr_dir.parent.is_dir() else 'nothing'})")
         lrs = {s: root / lr_pattern.format(scale=s) for s in scales}
-        for s, d in lrs.items(): make_lr_folder(hr_dir, d, s, progress=progress)
+        if dataset.arrange is None:
+            for s, d in lrs.items(): make_lr_folder(hr_dir, d, s, progress=progress)
         out[split] = {'hr': hr_dir, 'lr': lrs}
     return out
 
@@ -283,7 +331,7 @@ def prepare(dataset,                        # a name of DATASETS (case-insensiti
 def prepare_cli(argv: list[str] | None = None) -> int:
     "`fasr prepare DATASET [...] [--root data/datasets] [--scales 4] [--list]`"
     p = argparse.ArgumentParser(prog='fasr prepare', description="Download (resumable, checksummed), extract and make "
-                                "MATLAB-bicubic LR images for DIV2K and the SR benchmark sets.")
+                                "MATLAB-bicubic LR images for DIV2K and the SR benchmark sets; arrange RealSR (V3)'s real x4 pairs.")
     p.add_argument('datasets', nargs='*', help=f"one or more of: {', '.join(DATASETS)}")
     p.add_argument('--root', default='data/datasets', help='where datasets live (default data/datasets)')
     p.add_argument('--scales', type=int_at_least(2), nargs='+', default=[4], help='LR scales to make (default 4)')
