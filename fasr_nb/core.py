@@ -431,11 +431,11 @@ def load_backbone(module: torch.nn.Module,  # the backbone, built with random we
     sd = {k.removeprefix('module.').removeprefix('features.'): v for k, v in sd.items()}
     own = module.state_dict()
     src = {k: source_key(k) for k in own}
-    missing = [v for v in src.values() if v not in sd]
+    missing = [v for k, v in src.items() if v not in sd and not k.endswith('num_batches_tracked')]   # a BatchNorm training counter: older files lack it
     if missing: raise ValueError(f"{path}: not torchvision {what} weights (missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''})")
-    bad = [k for k in own if sd[src[k]].shape != own[k].shape]
+    bad = [k for k in own if src[k] in sd and sd[src[k]].shape != own[k].shape]
     if bad: raise ValueError(f"{path}: {src[bad[0]]} has shape {tuple(sd[src[bad[0]]].shape)}, {what} needs {tuple(own[bad[0]].shape)}")
-    module.load_state_dict({k: sd[src[k]] for k in own})
+    module.load_state_dict({k: sd[src[k]] for k in own if src[k] in sd})   # BatchNorm sets a missing counter to 0 itself
 
 # %% ../nbs/00_core.ipynb #b8e7cf34
 FIGURE_STYLE = {'figure.dpi': 100, 'savefig.dpi': 100, 'font.size': 10, 'axes.titlesize': 11, 'axes.labelsize': 10,
