@@ -43,7 +43,38 @@ def _demo_figure(rows: dict, hr_full, net_d, path: Path, crop: tuple):
     plt.close(fig)
     return path
 
-# %% ../nbs/12_demo.ipynb #076f4ca5
+# %% ../nbs/12_demo.ipynb #34174b79
+def _score_stages(run_dir: Path, r, val, device, niqe: bool) -> tuple[dict, dict]:
+    "Set5 scores of bicubic and of each stage's saved generator (net_g_<stage>.pth), and the generators."
+    from fasr_nb.checkpoints import load_generator
+    rows, nets = {'bicubic': validate(lambda x: imresize(x, 4), val, 4, niqe=niqe)}, {}
+    for s in r.stages:
+        with torch.device('meta'): g, _ = build_networks(load_recipe(r, ['networks.pretrained=null']))
+        nets[s['name']] = g = load_generator(g.to_empty(device='cpu'), run_dir / f"net_g_{s['name']}.pth").to(device)
+        rows[f"{s['name']} stage"] = validate(g, val, 4, niqe=niqe)
+    return rows, nets
+
+# %% ../nbs/12_demo.ipynb #c9d2e5ba
+def _draw(run_dir: Path, val, nets: dict, net_d, device, image: str) -> Path:
+    "The figure on a central crop of one Set5 image: bicubic, each stage's SR, HR, D's score map."
+    item = val[[it['name'] for it in val.items].index(image)]
+    lr, hr = item['lr'][None], item['hr'][None]
+    srs = {'bicubic': imresize(lr, 4).clamp(0, 1)}
+    with torch.no_grad():
+        for k, g in nets.items(): g.eval(); srs[f'{k} stage'] = g(lr.to(device)).float().clamp(0, 1).cpu()
+    s = min(192, *hr.shape[-2:])
+    return _demo_figure(srs, hr, net_d, run_dir / 'figure.png', ((hr.shape[-2] - s) // 2, (hr.shape[-1] - s) // 2, s))
+
+# %% ../nbs/12_demo.ipynb #fc190010
+def _report(rows: dict, gains: dict, n_images: int):
+    "The Set5 table on the terminal."
+    cols = [c for c in ('psnr', 'ssim', 'niqe') if c in rows['bicubic']]
+    print(f"\nSet5 x4 ({n_images} images, Y channel, border 4):")
+    print(f"  {'':14s}" + ''.join(f"{c.upper():>9s}" for c in cols))
+    for k, row in rows.items(): print(f"  {k:14s}" + ''.join(f"{row[c]:9.4f}" for c in cols))
+    for k, gain in gains.items(): print(f"  {k}: {gain:+.3f} dB PSNR over bicubic")
+
+# %% ../nbs/12_demo.ipynb #de633197
 def demo(run_dir='runs/demo',          # where the run and its figure go
          overrides=None,               # dotted overrides of the demo recipe
          device=None,                  # None: CUDA if available, else the CPU
@@ -59,41 +90,17 @@ def demo(run_dir='runs/demo',          # where the run and its figure go
             raise FileExistsError(f"{run_dir} holds a run that is not a demo run: not deleting it")
         shutil.rmtree(run_dir)
     trainer = train('demo', overrides, run_dir=run_dir, resume='auto', device=device, progress=progress)
-    t_train = time.time() - t0
-    r = load_recipe(run_dir / 'recipe.yaml')
-    dev = trainer.device
-    val = PairedImageDataset(set5_dir(), scale=4)
-    rows = {'bicubic': validate(lambda x: imresize(x, 4), val, 4, niqe=niqe)}
-    nets = {}
-    for s in r.stages:
-        from fasr_nb.checkpoints import load_generator
-        with torch.device('meta'): g, _ = build_networks(load_recipe(r, ['networks.pretrained=null']))
-        g = load_generator(g.to_empty(device='cpu'), run_dir / f"net_g_{s['name']}.pth").to(dev)
-        nets[s['name']] = g
-        rows[f"{s['name']} stage"] = validate(g, val, 4, niqe=niqe)
-    # the figure: a crop of one Set5 image, tiled by the discriminator's input size
-    i = [it['name'] for it in val.items].index(image)
-    item = val[i]; lr, hr = item['lr'][None], item['hr'][None]
-    srs = {'bicubic': imresize(lr, 4).clamp(0, 1)}
-    with torch.no_grad():
-        for k, g in nets.items(): g.eval(); srs[f'{k} stage'] = g(lr.to(dev)).float().clamp(0, 1).cpu()
-    net_d = trainer.stages[-1].net_d
-    s = min(192, *hr.shape[-2:])                                    # a central crop
-    crop = ((hr.shape[-2] - s) // 2, (hr.shape[-1] - s) // 2, s)
-    fig_path = _demo_figure(srs, hr, net_d, run_dir / 'figure.png', crop)
+    t_train, r, val = time.time() - t0, load_recipe(run_dir / 'recipe.yaml'), PairedImageDataset(set5_dir(), scale=4)
+    rows, nets = _score_stages(run_dir, r, val, trainer.device, niqe)
+    fig_path = _draw(run_dir, val, nets, trainer.stages[-1].net_d, trainer.device, image)
     res = {'seconds_training': round(t_train, 1), 'seconds_total': round(time.time() - t0, 1),
            'precision': r.train['precision'], 'channels_last': r.train['channels_last'],
            'set5': {k: {m: round(v, 4) for m, v in row.items() if m != 'images'} for k, row in rows.items()}}
     res['psnr_gain_over_bicubic'] = {k: round(row['psnr'] - rows['bicubic']['psnr'], 3) for k, row in rows.items() if k != 'bicubic'}
     atomic_write(run_dir / 'results.json', lambda tmp: tmp.write_text(json.dumps(res, indent=1)))
-    cols = [c for c in ('psnr', 'ssim', 'niqe') if c in rows['bicubic']]
-    print(f"\nSet5 x4 ({len(val)} images, Y channel, border 4):")
-    print(f"  {'':14s}" + ''.join(f"{c.upper():>9s}" for c in cols))
-    for k, row in rows.items(): print(f"  {k:14s}" + ''.join(f"{row[c]:9.4f}" for c in cols))
-    for k, gain in res['psnr_gain_over_bicubic'].items(): print(f"  {k}: {gain:+.3f} dB PSNR over bicubic")
-    print(f"training {t_train / 60:.1f} min, total {res['seconds_total'] / 60:.1f} min; figure: {run_dir / 'figure.png'}")
-    res['figure'] = fig_path
-    return res
+    _report(rows, res['psnr_gain_over_bicubic'], len(val))
+    print(f"training {t_train / 60:.1f} min, total {res['seconds_total'] / 60:.1f} min; figure: {fig_path}")
+    return {**res, 'figure': fig_path}
 
 # %% ../nbs/12_demo.ipynb #4171d15e
 def demo_cli(argv=None) -> int:
