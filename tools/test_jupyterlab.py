@@ -72,7 +72,8 @@ def wait(page, cond, what: str, timeout: float):
     "Poll `cond(state)` until true; the state at the end."
     t0 = time.time()
     while True:
-        s = page.evaluate(JS_STATE)
+        try: s = page.evaluate(JS_STATE)
+        except Exception: s = None                          # the page is still navigating (?reset redirects)
         if s is not None and cond(s): return s
         if time.time() - t0 > timeout: raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; state {s}")
         time.sleep(0.5)
@@ -80,7 +81,7 @@ def wait(page, cond, what: str, timeout: float):
 def run_notebook(page, base: str, name: str, height: int, width: int, viewer_width: int, shot: Path, timeout: float) -> dict:
     "Open nbs/`name` in JupyterLab, run all its cells, check what a reader meets; a dict of what was seen."
     res = {}
-    page.goto(f'{base}/lab/tree/nbs/{name}')
+    page.goto(f'{base}/lab/tree/nbs/{name}?reset')               # ?reset: no tabs restored from before
     t0 = time.time()
     s = wait(page, lambda s: s['kernel'] == 'idle', 'the kernel to start', 120)
     time.sleep(1)                                       # a kernel dialog would be up by now
@@ -142,11 +143,12 @@ def check(chromium: str, notebooks: list[Path], shot: Path, python: str = sys.ex
         base, out = f'http://127.0.0.1:{port}', {}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=['--no-sandbox'])
-            page = browser.new_page(viewport={'width': width, 'height': height})
-            page.goto(f'{base}/lab?token={token}')
-            for nb in notebooks:
+            context = browser.new_context(viewport={'width': width, 'height': height})
+            context.new_page().goto(f'{base}/lab?token={token}')          # logs in: the token becomes a cookie
+            for nb in notebooks:                                           # a fresh page and workspace each
+                page = context.new_page()
                 out[nb.name] = run_notebook(page, base, nb.name, height, width, viewer_width, shot, timeout)
-                stop_kernels(base, token)
+                page.close(); stop_kernels(base, token)
             browser.close()
         return out
     finally:
