@@ -4,21 +4,21 @@
 
 # %% ../nbs/07a_callbacks.ipynb #1d187264
 from __future__ import annotations
-import copy, csv, math, sys, time
+import copy, csv, math, os, sys, time
 from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch import Tensor, nn
+from torch import nn
 
 from .core import PRECISIONS, atomic_write, figure_style, precision_context
 from .scoring import Scorer
 from .trainer import Callback, Trainer
 
 # %% auto #0
-__all__ = ['EMA', 'MixedPrecision', 'ChannelsLast', 'fastest_precision', 'validate', 'Validate', 'CSVLogger', 'TensorBoardLogger',
-           'ProgressBar', 'StageTimeLimit', 'read_log', 'plot_log']
+__all__ = ['EMA', 'MixedPrecision', 'ChannelsLast', 'fastest_precision', 'Deterministic', 'validate', 'Validate', 'CSVLogger',
+           'TensorBoardLogger', 'ProgressBar', 'StageTimeLimit', 'read_log', 'plot_log']
 
 # %% ../nbs/07a_callbacks.ipynb #1a8013b6
 class EMA(Callback):
@@ -42,8 +42,9 @@ class EMA(Callback):
     def after_step_g(self, t: Trainer):
         self.updates += 1
         d = self.current_decay()
-        for e, p in zip(self.model.parameters(), t.net_g.parameters()): e.mul_(d).add_(p.detach(), alpha=1 - d)
-        for e, b in zip(self.model.buffers(), t.net_g.buffers()): e.copy_(b)
+        torch._foreach_lerp_(list(self.model.parameters()), [p.detach() for p in t.net_g.parameters()], 1 - d)
+        bufs = list(self.model.buffers())
+        if bufs: torch._foreach_copy_(bufs, list(t.net_g.buffers()))
 
     def before_stage(self, t: Trainer):
         if t.stage_fresh and t.stage_idx > 0:
@@ -79,9 +80,8 @@ class ChannelsLast(Callback):
     order = -20
     def before_fit(self, t: Trainer):
         for m in t.nets(): m.to(memory_format=torch.channels_last)
-    def before_batch(self, t: Trainer):
-        t.batch = {k: v.contiguous(memory_format=torch.channels_last) if isinstance(v, Tensor) and v.ndim == 4 else v
-                   for k, v in t.batch.items()}
+        t.memory_format = torch.channels_last   # the batches, converted on the device (`Trainer._one_batch`)
+
 
 # %% ../nbs/07a_callbacks.ipynb #6bb21fdd
 def fastest_precision(net: nn.Module,           # the generator (copied: not modified)
@@ -114,6 +114,26 @@ def fastest_precision(net: nn.Module,           # the generator (copied: not mod
     if best[0] != 'fp32' and fp32 and times[best] * margin > min(fp32.values()): best = min(fp32, key=fp32.get)
     return best, times
 
+# %% ../nbs/07a_callbacks.ipynb #230ae5a9
+class Deterministic(Callback):
+    "Deterministic cuDNN and PyTorch algorithms for the run (warning on an op without one); the previous settings restored after."
+    order = -30
+    def before_fit(self, t: Trainer):
+        cudnn = torch.backends.cudnn
+        self.saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+                      cudnn.deterministic, cudnn.benchmark, os.environ.get('CUBLAS_WORKSPACE_CONFIG'))
+        os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')   # cuBLAS's deterministic mode
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        cudnn.deterministic, cudnn.benchmark = True, False
+
+    def cleanup_fit(self, t: Trainer):
+        det, warn_only, cudnn_det, bench, ws = self.saved
+        torch.use_deterministic_algorithms(det, warn_only=warn_only)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn_det, bench
+        if ws is None: os.environ.pop('CUBLAS_WORKSPACE_CONFIG', None)
+        else: os.environ['CUBLAS_WORKSPACE_CONFIG'] = ws
+
+
 # %% ../nbs/07a_callbacks.ipynb #189da5dc
 @torch.no_grad()
 def validate(model,                   # a callable LR batch (1,3,h,w) -> SR batch (1,3,H,W): a network, or bicubic
@@ -122,18 +142,24 @@ def validate(model,                   # a callable LR batch (1,3,h,w) -> SR batc
              device=None,             # where to run; None: the model's device (CPU for a function)
              lpips=None,              # an fasr_nb.metrics.LPIPS module, or None
              niqe: bool = False,      # also NIQE (fasr_nb.niqe; slow: about a second per image)
-             max_images: int | None = None) -> dict:
+             max_images: int | None = None,
+             tile: int | None = None) -> dict:  # run each image in tiles of this many LR pixels (inference's blending); None: whole
     "Mean Y-PSNR / Y-SSIM (and LPIPS, NIQE) of `model` on `ds`, plus the per-image rows under 'images'."
     if isinstance(model, nn.Module):
         was_training = model.training; model.eval()
         device = device or next(model.parameters()).device
     device = torch.device(device or 'cpu')
+    if tile is None: run = lambda lr: model(lr.to(device))
+    elif not isinstance(model, nn.Module): raise ValueError("validate(tile=...) needs a network with a `scale`, not a function")
+    else:
+        from fasr_nb.inference import upscale
+        run = lambda lr: upscale(model, lr, tile=tile, tile_overlap=min(16, tile // 2), precision='fp32', device=device)
     scorer = Scorer(['psnr', 'ssim'] + ['lpips'] * (lpips is not None) + ['niqe'] * bool(niqe), crop_border, lpips=lpips, device=device)
     rows = []
     try:
         for i in range(len(ds) if max_images is None else min(max_images, len(ds))):
             item = ds[i]
-            sr = model(item['lr'][None].to(device)).float().clamp(0, 1)
+            sr = run(item['lr'][None]).float().clamp(0, 1)
             try: rows.append({'name': item.get('name', str(i)), **scorer(sr, item['hr'][None])})
             except ValueError as e: raise ValueError(f"validation image {item.get('name', i)!r}: {e}") from None
     finally:
@@ -150,8 +176,10 @@ class Validate(Callback):
                  lpips: bool = False,            # also LPIPS (needs AlexNet's ImageNet weights)
                  niqe: bool = False,             # also NIQE (slow)
                  use_ema: bool = True,           # validate the EMA generator when there is one
-                 max_images: int | None = None):
+                 max_images: int | None = None,
+                 tile: int | None = None):       # validate in tiles of this many LR pixels (a small GPU); None: whole images
         self.ds, self.every, self.crop_border, self.niqe, self.use_ema, self.max_images = ds, every, crop_border, niqe, use_ema, max_images
+        self.tile = tile
         self.want_lpips, self.lpips, self.best, self.last = lpips, None, {}, {}
 
     def before_fit(self, t: Trainer):
@@ -165,7 +193,7 @@ class Validate(Callback):
         if not t.is_main: return
         if (self.every and t.iteration % self.every == 0) or t.iteration == t.stage.iterations:
             net = t.net_g_ema if self.use_ema and t.net_g_ema is not None else t.net_g
-            res = validate(net, self.ds, self.crop_border, t.device, self.lpips, self.niqe, self.max_images)
+            res = validate(net, self.ds, self.crop_border, t.device, self.lpips, self.niqe, self.max_images, self.tile)
             self.last = {k: v for k, v in res.items() if k != 'images'}
             t.log.update({f'val/{k}': v for k, v in self.last.items()})
             if res['psnr'] > self.best.get(t.stage.name, -math.inf):
@@ -185,7 +213,7 @@ class _Averager:
         for k, v in log.items():
             if not k.startswith('val/'): self.sums[k] = self.sums.get(k, 0.) + v
     def pop(self, log) -> dict:
-        out = {k: v / self.n for k, v in self.sums.items()} if self.n else {}
+        out = {k: float(v) / self.n for k, v in self.sums.items()} if self.n else {}   # read from the device here only
         out.update({k: v for k, v in log.items() if k.startswith('val/')})
         self.sums, self.n = {}, 0
         return out
@@ -290,9 +318,10 @@ class StageTimeLimit(Callback):
     def after_batch(self, t: Trainer):
         limit = self.seconds.get(t.stage.name)
         if limit is None or t.iteration >= t.stage.iterations: return
-        over = torch.tensor(int(time.time() - self.t0 > limit), device=t.device)
-        if t.env.distributed: dist.broadcast(over, 0)
-        if over.item():
+        over = time.time() - self.t0 > limit
+        if t.env.distributed:
+            flag = torch.tensor(int(over), device=t.device); dist.broadcast(flag, 0); over = bool(flag.item())
+        if over:
             if t.is_main: print(f"stage {t.stage.name!r}: its time budget of {limit:.0f} s ran out after {t.iteration} of "
                                 f"{t.stage.iterations} iterations", file=sys.stderr)
             t.stage.iterations = t.iteration

@@ -110,8 +110,9 @@ _SCHEMA = {  # the known keys of a recipe; None: any value
     'data': {'train': {'hr': None, 'lr': None, 'cache': None, 'channel_shuffle': None}, 'val': {'hr': None, 'lr': None, 'max_images': None},
              'num_workers': None},
     'train': {'batch': None, 'patch': None, 'betas': None, 'ema': None, 'ema_warmup': None, 'precision': None,
-              'channels_last': None, 'log_every': None, 'save_every': None, 'bn_groups': None, 'schedule_first': None},
-    'val': {'every': None, 'lpips': None, 'niqe': None},
+              'channels_last': None, 'log_every': None, 'save_every': None, 'bn_groups': None, 'schedule_first': None,
+              'deterministic': None},
+    'val': {'every': None, 'lpips': None, 'niqe': None, 'tile': None},
     'stages': [{'name': None, 'iterations': None, 'objective': None, 'discriminator': None, 'lr_g': None, 'lr_d': None,
                 'milestones': None, 'gamma': None, 'batch': None, 'patch': None, 'max_minutes': None}],
 }
@@ -212,6 +213,7 @@ def check_values(r: dict) -> dict:
     _check_number(r, 'train.patch', 1, integer=True)
     for k in ('log_every', 'save_every'): _check_number(r, f'train.{k}', 0, integer=True)
     _check_number(r, 'val.every', 0, integer=True); _check_number(r, 'data.num_workers', 0, integer=True)
+    _check_number(r, 'val.tile', 1, integer=True, null=True)
     _check_number(r, 'train.ema', 0, 1, null=True)
     scale = r.get('scale', 4)
     for i, s in enumerate(r.get('stages') or []):

@@ -14,10 +14,10 @@ from torch import Tensor
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'IMAGE_EXTENSIONS', 'MAX_PIXELS', 'FIGURE_STYLE', 'set_seed', 'get_device', 'native_cpu_bf16',
-           'precision_context', 'int_at_least', 'ImageReadError', 'ImageTooLargeError', 'image_bit_depth', 'read_image',
-           'remove_stale_temps', 'atomic_write', 'to_uint', 'write_image', 'list_images', 'pair_images', 'rgb2ycbcr',
-           'rgb2y', 'ycbcr2rgb', 'cubic', 'resize_matrix', 'imresize', 'modcrop', 'weights_dir', 'find_weights',
-           'backbone_weights', 'load_backbone', 'figure_style', 'show_images']
+           'precision_context', 'native_cuda_bf16', 'int_at_least', 'ImageReadError', 'ImageTooLargeError',
+           'image_bit_depth', 'read_image', 'remove_stale_temps', 'atomic_write', 'to_uint', 'write_image',
+           'list_images', 'pair_images', 'rgb2ycbcr', 'rgb2y', 'ycbcr2rgb', 'cubic', 'resize_matrix', 'imresize',
+           'modcrop', 'weights_dir', 'find_weights', 'backbone_weights', 'load_backbone', 'figure_style', 'show_images']
 
 # %% ../nbs/00_core.ipynb #770fc4f2
 def set_seed(seed: int = 0):  # the one seed for Python, NumPy and PyTorch (all devices)
@@ -63,10 +63,21 @@ def precision_context(precision: str,  # 'fp32', 'bf16' or 'fp16'
                          "use precision='bf16' (fast on CPUs with AVX-512 BF16/AMX) or 'fp32'")
     if precision == 'bf16' and device.type == 'cuda' and not torch.cuda.is_bf16_supported():
         raise ValueError(f"{torch.cuda.get_device_name(device)} does not support bf16: use precision='fp16' or 'fp32'")
+    if precision == 'bf16' and device.type == 'cuda' and not native_cuda_bf16():
+        warnings.warn(f"{torch.cuda.get_device_name(device)} has no native bf16 (it came with Ampere): PyTorch emulates it, "
+                      "slower than fp16; precision='fp16' is the fast choice on this GPU", stacklevel=3)
     if precision == 'bf16' and device.type == 'cpu' and native_cpu_bf16() is False:
         warnings.warn("this CPU has no native bf16 (AVX-512 BF16 or AMX): PyTorch emulates it, and bf16 runs several "
                       "times slower than fp32 here; precision='fp32' is the fast choice on this machine", stacklevel=3)
     return torch.autocast(device.type, dtype=PRECISIONS[precision])
+
+# %% ../nbs/00_core.ipynb #4267dcee
+def native_cuda_bf16() -> bool:
+    "Whether the current GPU computes in bf16 natively (Ampere and later), not emulated (V100, T4, RTX 2080); False without CUDA."
+    if not torch.cuda.is_available(): return False
+    try: return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError: return bool(torch.cuda.is_bf16_supported())   # PyTorch < 2.3, which counted native support only
+
 
 # %% ../nbs/00_core.ipynb #bcc1b319
 def int_at_least(lo: int):

@@ -103,8 +103,13 @@ def _in_channels(model: nn.Module) -> int:
     return next(m for m in model.modules() if isinstance(m, nn.Conv2d)).in_channels
 
 # %% ../nbs/08_inference.ipynb #e11fabbf
+_OOM_MESSAGES = ('CUDNN_STATUS_ALLOC_FAILED', 'CUBLAS_STATUS_ALLOC_FAILED', 'out of memory')
+
+def _is_oom(e: Exception) -> bool:
+    return isinstance(e, torch.OutOfMemoryError) or (isinstance(e, RuntimeError) and any(m in str(e) for m in _OOM_MESSAGES))
+
 def _hint(e: Exception, tiled: bool = True) -> str:
-    if not isinstance(e, torch.OutOfMemoryError): return ''
+    if not _is_oom(e): return ''
     return " (out of memory: use a smaller tile)" if tiled else " (out of memory: upscale in tiles, e.g. tile=256 / --tile 256)"
 
 def _progress(total: int, enable: bool):

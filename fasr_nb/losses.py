@@ -136,9 +136,10 @@ class PerceptualLoss(nn.Module):
         super().train(mode); self.features.eval(); return self
 
     def feats(self, x: Tensor) -> Tensor:
-        "F_VGG(x) for RGB `x` in [0,1], [B,3,H,W]."
+        "F_VGG(x) for RGB `x` in [0,1], [B,3,H,W], computed in float32 even under autocast."
         if x.ndim != 4 or x.shape[1] != 3: raise ValueError(f"the perceptual loss needs RGB images [B,3,H,W], got {tuple(x.shape)}")
-        return self.features((x - self.mean) / self.std)
+        with torch.autocast(x.device.type, enabled=False):   # VGG19 in bf16/fp16 gives gradients tens of % off
+            return self.features((x.float() - self.mean) / self.std)
 
     def forward(self, sr: Tensor, hr: Tensor) -> Tensor:
         f_sr = self.feats(sr)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07d_recipes.ipynb #547dc507
 from __future__ import annotations
-import argparse, bisect, copy, difflib, os, socket, sys
+import argparse, bisect, copy, difflib, os, socket, sys, warnings
 from contextlib import contextmanager, nullcontext
 from fnmatch import fnmatch
 from pathlib import Path
@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .config import Recipe, list_recipes, load_recipe, parse_set, rename_old_keys
-from .core import atomic_write, find_weights, set_seed
+from .core import atomic_write, find_weights, native_cuda_bf16, set_seed
 from .rrdb import RRDBNet, SRResNet, default_init_weights
 from .discriminators import VGGStyleDiscriminator, UNetDiscriminator, SRGANDiscriminator, split_batchnorm
 from .sharing import (SharedExtractor, SRResExtractor, SharedGenerator, SharedDiscriminator,
@@ -22,7 +22,7 @@ from .losses import GeneratorObjective, DiscriminatorObjective, PerceptualLoss, 
 from .data import PairedImageDataset, bundled_training_images, set5_dir
 from .trainer import Callback, Trainer, Stage, stream_loader, init_distributed, DistEnv, NonFiniteLossError, _mix_seed
 from .callbacks import (MixedPrecision, ChannelsLast, EMA, Validate, CSVLogger, TensorBoardLogger, ProgressBar,
-                               StageTimeLimit, fastest_precision)
+                               StageTimeLimit, Deterministic, fastest_precision)
 from .resume import CHECKPOINT_FORMAT, Checkpoint
 
 # %% auto #0
@@ -120,7 +120,7 @@ def resolve_precision(r: Recipe, net_g: nn.Module, device, verbose: bool = True)
     if prec != 'auto' and cl != 'auto': return prec, bool(cl)
     device = torch.device(device)
     if device.type == 'cuda':
-        return ('bf16' if torch.cuda.is_bf16_supported() else 'fp16') if prec == 'auto' else prec, True if cl == 'auto' else bool(cl)
+        return ('bf16' if native_cuda_bf16() else 'fp16') if prec == 'auto' else prec, True if cl == 'auto' else bool(cl)
     lr_size = t['patch'] // r.get('scale', 4)
     choice, times = fastest_precision(net_g, (2, 3, lr_size, lr_size), device,
                                       [(p, c) for p in (('fp32', 'bf16') if prec == 'auto' else (prec,))
@@ -200,8 +200,9 @@ def build_callbacks(r: Recipe,                          # a loaded recipe
     cbs = [MixedPrecision(t.get('precision', 'fp32'))]
     if t.get('channels_last'): cbs.append(ChannelsLast())
     if t.get('ema'): cbs.append(EMA(t['ema'], warmup=t.get('ema_warmup', False)))
+    if t.get('deterministic'): cbs.append(Deterministic())
     cbs += [Validate(val_ds, every=v.get('every', 0), crop_border=scale, lpips=v.get('lpips', False), niqe=v.get('niqe', False),
-                     max_images=r.data['val'].get('max_images')),
+                     max_images=r.data['val'].get('max_images'), tile=v.get('tile')),
             Checkpoint(every=t.get('save_every', 0)), CSVLogger(every=t.get('log_every', 100)),
             TensorBoardLogger(every=t.get('log_every', 100))]
     limits = {s['name']: 60 * s['max_minutes'] for s in r.stages if s.get('max_minutes')}
@@ -245,7 +246,7 @@ def checkpoint_recipe(path: Path, strict: bool = False) -> dict | None:
 
 # %% ../nbs/07d_recipes.ipynb #3a031b7e
 RESUME_FREE = ('description', 'stages.*.iterations', 'stages.*.max_minutes', 'val.*', 'train.log_every', 'train.save_every',
-               'data.num_workers', 'data.val.*')   # what a resume may change without asking
+               'train.deterministic', 'data.num_workers', 'data.val.*')   # what a resume may change without asking
 
 def _flat(x, prefix: str = '') -> dict:
     "A recipe as {dotted key: value}, stages keyed by their names."
@@ -315,6 +316,18 @@ def _checkpoint_to_resume(run_dir: Path, resume) -> Path | None:
     if ckpt is not None and not ckpt.exists(): raise FileNotFoundError(f"{ckpt}: no such checkpoint to resume from")
     return ckpt
 
+# %% ../nbs/07d_recipes.ipynb #17900868
+def _resume_precision(r: Recipe, saved: dict, asked, ckpt) -> dict:
+    "Give `r` the saved run's precision and memory format, but those `asked` for (warned); returns `saved` with `r`'s."
+    for k in ('precision', 'channels_last'):
+        old = saved['train'].get(k)
+        if f'train.{k}' not in asked: r.train[k] = old
+        elif r.train[k] != old:
+            warnings.warn(f"{ckpt} was trained with train.{k}={old!r}; it continues with {r.train[k]!r} as asked, so the run "
+                          "will not repeat the original exactly", stacklevel=3)
+    return {**saved, 'train': {**saved['train'], 'precision': r.train['precision'], 'channels_last': r.train['channels_last']}}
+
+
 # %% ../nbs/07d_recipes.ipynb #fa773f96
 def train(recipe,                  # a recipe name, YAML file or Recipe
           overrides=None,          # dotted overrides (dict or ['key=value', ...])
@@ -332,8 +345,8 @@ def train(recipe,                  # a recipe name, YAML file or Recipe
     ckpt, changes = _checkpoint_to_resume(run_dir, resume), []   # asked before the lock (a refused run creates nothing) ...
     if ckpt is not None:
         saved = checkpoint_recipe(ckpt, strict=True)
-        if saved:   # the first run's measured choices, so the continuation computes exactly as it did
-            r.train['precision'], r.train['channels_last'] = saved['train']['precision'], saved['train']['channels_last']
+        if saved:   # the first run's measured choices, so the continuation computes exactly as it did (unless asked otherwise)
+            saved = _resume_precision(r, saved, set(parse_set(overrides)), ckpt)
             changes = recipe_changes(saved, r)
             if changes and not allow_changes:
                 raise ValueError(f"{ckpt}: the recipe differs from the run's: " + '; '.join(f"{k}: {old!r} -> {new!r}" for k, old, new in changes)

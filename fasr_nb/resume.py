@@ -23,19 +23,29 @@ __all__ = ['CHECKPOINT_FORMAT', 'rng_state', 'set_rng_state', 'Checkpoint', 'fla
 # %% ../nbs/07b_resume.ipynb #b27b320e
 CHECKPOINT_FORMAT = 'fasr_nb.trainer/1'
 
-def rng_state() -> dict:
+def _own_gpu(device=None) -> int | None:
+    "The index of the GPU whose generator this process uses: `device`'s, else the current one; None without CUDA."
+    if not torch.cuda.is_available(): return None
+    device = torch.device(device) if device is not None else torch.device('cuda', torch.cuda.current_device())
+    if device.type != 'cuda': return None
+    return torch.cuda.current_device() if device.index is None else device.index
+
+def rng_state(device=None) -> dict:   # the process's device (its GPU's generator is saved); None: the current GPU, if any
     "Every global RNG state of this process, in plain types and tensors (loadable with weights_only=True)."
     kind, key, pos, has_gauss, gauss = np.random.get_state()
+    gpu = _own_gpu(device)
     return {'python': random.getstate(), 'numpy': {'key': torch.from_numpy(key.astype(np.int64)), 'pos': int(pos),
             'has_gauss': int(has_gauss), 'gauss': float(gauss)}, 'torch': torch.get_rng_state(),
-            'cuda': list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else []}
+            'cuda': [] if gpu is None else [torch.cuda.get_rng_state(gpu)]}
 
-def set_rng_state(s: dict):
-    "Restore what `rng_state` returned."
+def set_rng_state(s: dict, device=None):   # where this process runs (as for `rng_state`)
+    "Restore what `rng_state` returned; the CUDA state goes to this process's own GPU."
     py = s['python']; random.setstate((py[0], tuple(py[1]), py[2]))
     n = s['numpy']; np.random.set_state(('MT19937', n['key'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['gauss']))
     torch.set_rng_state(s['torch'])
-    if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
+    gpu = _own_gpu(device)
+    if s['cuda'] and gpu is not None: torch.cuda.set_rng_state(s['cuda'][0], gpu)
+
 
 # %% ../nbs/07b_resume.ipynb #00d4cff8
 def _sd(o): return o.state_dict() if o is not None else None
@@ -46,7 +56,7 @@ def _nonfinite_weights(nets) -> list[str]:
 @patch
 def state_dict(self: Trainer) -> dict:
     "The full training state (a collective call under DDP: every rank's RNG is gathered)."
-    st, rng = self.stage, rng_state()
+    st, rng = self.stage, rng_state(self.device)
     if self.env.distributed:
         rngs = [None] * self.env.world_size; dist.all_gather_object(rngs, rng)
     else: rngs = [rng]
@@ -107,7 +117,7 @@ def load_checkpoint(self: Trainer, path):
     if len(rngs) != self.env.world_size:
         warnings.warn(f"{path} was saved by {len(rngs)} process(es), this run has {self.env.world_size}: "
                       "the random states cannot all be restored, so the run will not repeat the original exactly")
-    set_rng_state(rngs[r if r < len(rngs) else 0])
+    set_rng_state(rngs[r if r < len(rngs) else 0], self.device)
     self.saved_at = self.global_iteration
 
 # %% ../nbs/07b_resume.ipynb #a4b6bf62

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_trainer.ipynb #e08eed6f
 from __future__ import annotations
-import hashlib, os, random
+import datetime, hashlib, os, random, sys
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,7 @@ from .core import get_device
 
 # %% auto #0
 __all__ = ['EVENTS', 'StreamSampler', 'seeded_rngs', 'SeededSamples', 'stream_loader', 'CancelFitException', 'NonFiniteLossError',
-           'Callback', 'DistEnv', 'init_distributed', 'Stage', 'Trainer', 'StopAfter']
+           'Callback', 'DistEnv', 'init_distributed', 'Stage', 'Trainer', 'host_reads', 'StopAfter']
 
 # %% ../nbs/07_trainer.ipynb #af382bf8
 def _mix_seed(*parts) -> int:
@@ -126,20 +126,32 @@ class DistEnv:
     @property
     def distributed(self) -> bool: return self.world_size > 1
 
-def init_distributed(device=None,          # 'cpu', 'cuda' or None (CUDA when available)
-                     backend: str | None = None  # None: 'nccl' on GPUs, 'gloo' on CPUs
+
+# %% ../nbs/07_trainer.ipynb #49a54c67
+def _local_gpu(local: int) -> int:
+    "The GPU index of local rank `local`: itself, or modulo the visible GPUs when a launcher gave each process its own."
+    n = torch.cuda.device_count()
+    if local < n: return local
+    print(f"LOCAL_RANK={local}, but this process sees {n} GPU(s) (a launcher that gives each task its own GPU, "
+          f"such as SLURM): using cuda:{local % n}", file=sys.stderr)
+    return local % n
+
+def init_distributed(device=None,                # 'cpu', 'cuda' or None (CUDA when available)
+                     backend: str | None = None, # None: 'nccl' on GPUs, 'gloo' on CPUs
+                     timeout: float = 3600       # seconds a collective waits for the slowest rank (rank 0 validating, saving)
                     ) -> DistEnv:
     "Join the process group that torchrun describes in RANK/WORLD_SIZE/LOCAL_RANK; a single process without them."
     world = int(os.environ.get('WORLD_SIZE', 1)); rank = int(os.environ.get('RANK', 0))
     local = int(os.environ.get('LOCAL_RANK', 0))
     dev = get_device(device)
     if dev.type == 'cuda':
-        dev = torch.device('cuda', local if dev.index is None else dev.index)
+        dev = torch.device('cuda', _local_gpu(local) if dev.index is None else dev.index)
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend or ('nccl' if dev.type == 'cuda' else 'gloo'), init_method='env://',
-                                rank=rank, world_size=world)
+                                rank=rank, world_size=world, timeout=datetime.timedelta(seconds=timeout))
     return DistEnv(rank, world, local, dev)
+
 
 # %% ../nbs/07_trainer.ipynb #3cecfa0c
 @dataclass
@@ -172,7 +184,8 @@ def _float(d):
     return tuple(t.float() for t in d) if isinstance(d, (tuple, list)) else (d.float() if d is not None else None)
 
 def _scalars(losses: dict, prefix: str) -> dict:
-    return {f'{prefix}/{k}': float(v.detach()) for k, v in losses.items()}
+    "The losses for the log: detached 0-d tensors where they were computed (reading one as a number waits for the GPU)."
+    return {f'{prefix}/{k}': v.detach() if isinstance(v, Tensor) else v for k, v in losses.items()}
 
 # %% ../nbs/07_trainer.ipynb #81e42199
 class Trainer:
@@ -190,6 +203,7 @@ class Trainer:
         self.device, self.run_dir, self.extra = self.env.device, Path(run_dir) if run_dir else None, extra or {}
         self.stage_idx, self.iteration, self.stage_fresh, self.stage_done = 0, 0, True, False
         self.autocast, self.scalers = nullcontext, {}   # set by the MixedPrecision callback
+        self.memory_format = torch.contiguous_format    # of the batches on the device; the ChannelsLast callback sets it
         self.log, self.net_g_ema, self.is_best = {}, None, False
         self.g = self.d = self.d_inner = None
         self.resume_from, self.resumed, self.nonfinite_note = None, False, ''   # see fit and _check_finite
@@ -232,7 +246,18 @@ def _setup_stage(self: Trainer):
     if st.net_d is None: self.d = self.d_inner = self.d_own = None; return
     g_ids = {id(p) for p in self.net_g.parameters()}
     self.d_own = [p for p in st.net_d.parameters() if id(p) not in g_ids and p.requires_grad]  # D without a shared E
-    self.d_inner, self.d = st.net_d, _wrap(self, st.net_d, find_unused=True)
+    self.d_inner = self.d = st.net_d             # wrapped in DDP at the first D step (`_wrap_d`)
+    self.d_gives_map = False                     # set by the G step: D returned (logit, map logits)
+
+
+# %% ../nbs/07_trainer.ipynb #2d84e94a
+@patch
+def _wrap_d(self: Trainer):
+    "D in DDP, searching for unused parameters only when D gives score maps that its objective does not read."
+    if self.d is not self.d_inner or not self.env.distributed: return
+    reads_map = getattr(self.stage.obj_d, 'fine', False)
+    self.d = _wrap(self, self.d_inner, find_unused=self.d_gives_map and not reads_map)
+
 
 # %% ../nbs/07_trainer.ipynb #17bfedf3
 @patch
@@ -266,6 +291,7 @@ def _g_step(self: Trainer, lr: Tensor, hr: Tensor):
         d_sr = d_hr = None
         if self.d is not None:
             d_sr = _float(self.d_inner(sr))           # the inner module: D's DDP reducer only works in the D step
+            self.d_gives_map = isinstance(d_sr, tuple) and len(d_sr) > 1
             with torch.no_grad(): d_hr = _float(self.d_inner(hr))
         self.loss_g = st.obj_g(sr.float(), hr, d_sr, d_hr)
     self.sr = sr.detach()
@@ -278,6 +304,7 @@ def _g_step(self: Trainer, lr: Tensor, hr: Tensor):
 def _d_step(self: Trainer, hr: Tensor):
     st = self.stage
     _set_requires_grad(self.d_own, True)
+    self._wrap_d()
     with self.autocast():
         d_hr = _float(self.d(hr))
         d_sr = _float(self.d(self.sr))                # SR.detach(): no gradient to the generator
@@ -291,8 +318,7 @@ def _d_step(self: Trainer, hr: Tensor):
 def _one_batch(self: Trainer):
     st = self.stage
     self.callback('before_batch')
-    lr = self.batch['lr'].to(self.device, non_blocking=True)
-    hr = self.batch['hr'].to(self.device, non_blocking=True)
+    lr, hr = (self.batch[k].to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format) for k in ('lr', 'hr'))
     self.loss_d = {}
     self._g_step(lr, hr)
     if self.d is not None: self._d_step(hr)
@@ -342,6 +368,36 @@ def fit(self: Trainer, resume=None):  # a checkpoint (latest.pth) for the Checkp
     except CancelFitException: self.callback('after_cancel_fit')
     finally: self.callback('cleanup_fit')
     return self
+
+# %% ../nbs/07_trainer.ipynb #c7764359
+_READS = ('item', '__float__', '__int__', '__bool__', 'tolist', '__format__')
+
+def _loading(f) -> bool:
+    "Whether frame `f` runs inside a DataLoader (CPU tensors; in worker processes on a GPU machine)."
+    while f is not None:
+        if f.f_globals.get('__name__', '').startswith('torch.utils.data'): return True
+        f = f.f_back
+    return False
+
+@contextmanager
+def host_reads():
+    "Record where (module:line method) each tensor value is read into Python in the block, but PyTorch's own and the data loading's."
+    reads, own = [], {n: n in vars(torch.Tensor) for n in _READS}
+    def counted(name, orig):
+        def read(self, *args, **kwargs):
+            f = sys._getframe(1); mod = f.f_globals.get('__name__', '')
+            if mod.split('.')[0] != 'torch' and not _loading(f): reads.append(f"{mod}:{f.f_lineno} {name}")
+            return orig(self, *args, **kwargs)
+        return read
+    originals = {n: getattr(torch.Tensor, n) for n in _READS}
+    try:
+        for n, f in originals.items(): setattr(torch.Tensor, n, counted(n, f))
+        yield reads
+    finally:
+        for n, f in originals.items():
+            if own[n]: setattr(torch.Tensor, n, f)
+            else: delattr(torch.Tensor, n)
+
 
 # %% ../nbs/07_trainer.ipynb #6dd40df0
 class StopAfter(Callback):

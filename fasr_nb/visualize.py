@@ -213,8 +213,10 @@ def score_map(d: nn.Module,            # a discriminator returning (logit, map l
               stride: int | None = None,  # step between tiles; default tile // 2 (overlapping tiles, averaged)
               batch: int = 16          # tiles per forward pass
              ) -> Tensor:
-    "M = sigmoid(map logits): the discriminator's per-pixel probability that `img` is real, (1,C,H,W)."
+    "M = sigmoid(map logits): the discriminator's per-pixel probability that `img` is real, (1,C,H,W), on D's device."
     x = img[None] if img.ndim == 3 else img
+    p = next(d.parameters(), None)
+    if p is not None: x = x.to(p.device)  # the image goes where D is (a GPU), tiles are cut there
     was_training = d.training; d.eval()   # BatchNorm with its running statistics: tiles are judged independently
     try:
         t = tile or _input_size(d)
@@ -259,7 +261,7 @@ def show_attention(d: nn.Module | str | Path,  # a discriminator with a score ma
     import matplotlib.pyplot as plt
     if isinstance(d, (str, Path)): d = load_discriminator(d)
     sr = sr[None] if sr.ndim == 3 else sr
-    M = score_map(d, sr, tile=tile)
+    M = score_map(d, sr, tile=tile).to(sr.device)
     panels = [(_chw(sr).permute(1, 2, 0).numpy(), 'SR'),
               (overlay(sr, M, alpha), f'score M (real), mean {M.mean():.2f}'),
               (overlay(sr, 1 - M, alpha), 'attention weight 1 - M')]
