@@ -45,7 +45,7 @@ MUTANTS = [
      "aligned crop: HR column offset not scaled"),
     ('06_data', "return (lr * 255).round() / 255 if round8 else lr", "return (lr * 255).floor() / 255 if round8 else lr", "LR image: 8-bit truncation"),
     ('07a_callbacks', "        d = self.current_decay()\n", "        d = self.decay\n", "EMA ignores its warm-up"),
-    ('07b_resume', "    set_rng_state(rngs[r if r < len(rngs) else 0])\n", "    pass\n", "resume does not restore the random states"),
+    ('07b_resume', "    set_rng_state(rngs[r if r < len(rngs) else 0], self.device)\n", "    pass\n", "resume does not restore the random states"),
     ('07_trainer', "_set_requires_grad(self.d_own, False)", "_set_requires_grad(self.d_own, True)", "G step: D's own parameters not frozen"),
     ('07_trainer', "for s in (st.sched_g, st.sched_d):", "for s in (st.sched_g,):", "D's learning-rate schedule never stepped"),
     ('07d_recipes', "opt_d = torch.optim.Adam(discriminator_parameters(net_d),", "opt_d = torch.optim.Adam(discriminator_own_parameters(net_d),",
