@@ -51,7 +51,7 @@ def _patch_info(fn: ast.FunctionDef) -> tuple[str | None, dict]:
     for d in fn.decorator_list:
         f = d.func if isinstance(d, ast.Call) else d
         if isinstance(f, ast.Name) and f.id == 'patch':
-            opts = {k.arg: ast.literal_eval(k.value) for k in getattr(d, 'keywords', [])}
+            opts = {k.arg: k.value.value for k in getattr(d, 'keywords', []) if isinstance(k.value, ast.Constant)}
             args = fn.args.posonlyargs + fn.args.args
             ann = args[0].annotation if args else None
             return (ann.id if isinstance(ann, ast.Name) else None), opts
@@ -324,14 +324,20 @@ def build() -> dict:
     site.rename(OUT)
     (OUT / '.nojekyll').touch()                   # GitHub Pages: serve _static/ as it is
     n_warn = len([l for l in warnings.read_text().splitlines() if 'WARNING' in l or 'ERROR' in l])
-    names = sum(len(v) for v in book.alls.values())
+    names = [f'{m}.{n}' for m, ns in book.alls.items() for n in ns]
     return {'pages': len(pages), 'names': names, 'warnings': n_warn, 'warnings_file': str(warnings),
             'seconds': time.time() - t0}
 
-def serve(port: int):
+def server(port: int = 0, quiet: bool = False):
+    "An HTTP server of _docs/ on 127.0.0.1 (port 0: a free one), not yet serving."
     import functools, http.server
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(OUT))
-    with http.server.ThreadingHTTPServer(('127.0.0.1', port), handler) as httpd:
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *a):
+            if not quiet: super().log_message(*a)
+    return http.server.ThreadingHTTPServer(('127.0.0.1', port), functools.partial(Handler, directory=str(OUT)))
+
+def serve(port: int):
+    with server(port) as httpd:
         print(f'Serving {OUT} on http://127.0.0.1:{httpd.server_address[1]}/ (Ctrl-C stops)', flush=True)
         try: httpd.serve_forever()
         except KeyboardInterrupt: pass
@@ -342,7 +348,7 @@ def main():
     p.add_argument('--port', type=int, default=8000)
     a = p.parse_args()
     r = build()
-    print(f"built {r['pages']} pages ({r['names']} exported names) into {OUT} in {r['seconds']:.0f} s; "
+    print(f"built {r['pages']} pages ({len(r['names'])} exported names) into {OUT} in {r['seconds']:.0f} s; "
           f"{r['warnings']} Sphinx warnings" + (f" (in {r['warnings_file']})" if r['warnings'] else ''))
     if a.serve: serve(a.port)
 
