@@ -334,7 +334,10 @@ def server(port: int = 0, quiet: bool = False):
     class Handler(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *a):
             if not quiet: super().log_message(*a)
-    return http.server.ThreadingHTTPServer(('127.0.0.1', port), functools.partial(Handler, directory=str(OUT)))
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, address):   # a browser that moved on before a file was sent is no error
+            if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)): super().handle_error(request, address)
+    return Server(('127.0.0.1', port), functools.partial(Handler, directory=str(OUT)))
 
 def serve(port: int):
     with server(port) as httpd:
