@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# fasr_nb from a fresh clone. Two commands do everything:
+# fasr_nb from a fresh clone. These commands do everything:
 #   ./run.sh main   train a small FASRGAN on the bundled photographs, evaluate it on Set5, draw the figure
-#   ./run.sh test   run every notebook's tests, then open 10_visualize in JupyterLab in Chromium (what CI runs)
+#   ./run.sh test   run every notebook's tests (what CI runs), then JupyterLab and the documentation site in Chromium
+#   ./run.sh docs   build the documentation site into _docs/ (--serve: serve it on 127.0.0.1)
 # Each sets itself up first: a virtual environment in .venv with fasr_nb installed in editable mode,
 # rebuilt whenever pyproject.toml changes. FASR_VENV=path picks another environment folder.
 set -euo pipefail
@@ -24,10 +25,13 @@ cmd=${1:-}; shift || true
 case "$cmd" in
   setup) setup ;;
   main)  setup; exec "$venv/bin/fasr" demo "$@" ;;
-  test)  setup
-         status=0
-         "$py" tools/test_notebooks.py "$@" || status=1
-         if [ $# -eq 0 ]; then "$py" tools/test_jupyterlab.py || status=1; fi   # a full run: also JupyterLab in Chromium
-         exit $status ;;
-  *) echo "usage: ./run.sh main|test|setup [args...]" >&2; exit 2 ;;
+  test)  setup; rc=0; "$py" tools/test_notebooks.py "$@" || rc=1
+         # the whole suite (no notebook named): also the browser tests, JupyterLab and the documentation site
+         if [[ " $* " != *.ipynb* ]]; then
+           "$py" tools/test_jupyterlab.py || rc=1
+           "$py" tools/test_docs.py || rc=1
+         fi
+         exit $rc ;;
+  docs)  setup; exec "$py" tools/make_docs.py "$@" ;;   # build the site into _docs/; --serve: serve it on 127.0.0.1
+  *) echo "usage: ./run.sh main|test|docs|setup [args...]" >&2; exit 2 ;;
 esac

@@ -27,8 +27,11 @@ def find_chromium() -> tuple[str | None, str]:
     if os.geteuid() != 0 or not shutil.which('apt-get'):
         return None, "Chromium is not installed and cannot be (needs root and apt-get): apt-get install chromium"
     print("Installing Chromium (Debian's package) for the browser test...", file=sys.stderr)
-    r = subprocess.run(['apt-get', 'install', '-y', '-q', 'chromium'], capture_output=True, text=True,
-                       env={**os.environ, 'DEBIAN_FRONTEND': 'noninteractive'})
+    env = {**os.environ, 'DEBIAN_FRONTEND': 'noninteractive'}
+    r = subprocess.run(['apt-get', 'install', '-y', '-q', 'chromium'], capture_output=True, text=True, env=env)
+    if r.returncode != 0:                               # a fresh machine's package lists may be missing or stale
+        subprocess.run(['apt-get', 'update', '-q'], capture_output=True, env=env)
+        r = subprocess.run(['apt-get', 'install', '-y', '-q', 'chromium'], capture_output=True, text=True, env=env)
     if r.returncode != 0:
         return None, f"apt-get install chromium failed: {(r.stderr or r.stdout).strip().splitlines()[-1:]}"
     return shutil.which('chromium'), ''
