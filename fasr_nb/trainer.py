@@ -24,7 +24,7 @@ from .core import get_device
 __all__ = ['EVENTS', 'StreamSampler', 'seeded_rngs', 'SeededSamples', 'stream_loader', 'CancelFitException', 'NonFiniteLossError',
            'Callback', 'DistEnv', 'init_distributed', 'Stage', 'Trainer', 'host_reads', 'StopAfter']
 
-# %% ../nbs/07_trainer.ipynb #af382bf8
+# %% ../nbs/07_trainer.ipynb #26ccb0bb
 def _mix_seed(*parts) -> int:
     "A well-mixed 63-bit seed from any parts (blake2b)."
     return int.from_bytes(hashlib.blake2b('/'.join(map(str, parts)).encode(), digest_size=8).digest(), 'little') >> 1
@@ -47,27 +47,33 @@ class StreamSampler(Sampler):
         self.per_rank = batch // world_size
         self._epoch, self._perm = None, None
 
-    def index(self, pos: int) -> int:
-        "The dataset index at stream position `pos`."
-        epoch, k = divmod(pos, self.n)
-        if not self.shuffle: return k
-        if epoch != self._epoch:
-            g = torch.Generator().manual_seed(_mix_seed(self.seed, 'epoch', epoch))
-            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=g).tolist()
-        return self._perm[k]
+# %% ../nbs/07_trainer.ipynb #a84b4178
+@patch
+def index(self: StreamSampler, pos: int) -> int:
+    "The dataset index at stream position `pos`."
+    epoch, k = divmod(pos, self.n)
+    if not self.shuffle: return k
+    if epoch != self._epoch:
+        g = torch.Generator().manual_seed(_mix_seed(self.seed, 'epoch', epoch))
+        self._epoch, self._perm = epoch, torch.randperm(self.n, generator=g).tolist()
+    return self._perm[k]
 
-    def positions(self, it: int) -> range:
-        "The stream positions this rank loads at iteration `it`."
-        first = it * self.batch + self.rank * self.per_rank
-        return range(first, first + self.per_rank)
+# %% ../nbs/07_trainer.ipynb #5f9a671d
+@patch
+def positions(self: StreamSampler, it: int) -> range:
+    "The stream positions this rank loads at iteration `it`."
+    first = it * self.batch + self.rank * self.per_rank
+    return range(first, first + self.per_rank)
 
-    def __iter__(self):
-        it = self.start
-        while True:
-            for pos in self.positions(it): yield self.index(pos), _mix_seed(self.seed, 'sample', pos)
-            it += 1
+# %% ../nbs/07_trainer.ipynb #9217c38f
+@patch
+def __iter__(self: StreamSampler):
+    it = self.start
+    while True:
+        for pos in self.positions(it): yield self.index(pos), _mix_seed(self.seed, 'sample', pos)
+        it += 1
 
-# %% ../nbs/07_trainer.ipynb #41244b33
+# %% ../nbs/07_trainer.ipynb #e98704ff
 @contextmanager
 def seeded_rngs(seed: int):
     "Seed Python's, NumPy's and PyTorch's (CPU) global RNGs for the block; restore them afterwards."
@@ -76,6 +82,7 @@ def seeded_rngs(seed: int):
     try: yield
     finally: random.setstate(py); np.random.set_state(npy); torch.set_rng_state(th)
 
+# %% ../nbs/07_trainer.ipynb #c2ec72e3
 class SeededSamples(Dataset):
     "Wraps a dataset of dicts: item (index, seed) is drawn with seeded global RNGs and gains an 'index' entry."
     def __init__(self, ds: Dataset): self.ds = ds
@@ -85,6 +92,7 @@ class SeededSamples(Dataset):
         with seeded_rngs(seed): out = self.ds[i]
         return {**out, 'index': i}
 
+# %% ../nbs/07_trainer.ipynb #294dd27c
 def stream_loader(ds: Dataset,            # a dataset of dicts {'lr', 'hr', ...} (e.g. PairedImageDataset with patches)
                   batch: int,             # the global batch
                   rank: int = 0, world_size: int = 1,
@@ -96,7 +104,7 @@ def stream_loader(ds: Dataset,            # a dataset of dicts {'lr', 'hr', ...}
     return DataLoader(SeededSamples(ds), batch_size=sampler.per_rank, sampler=sampler, num_workers=num_workers,
                       pin_memory=pin_memory, generator=torch.Generator().manual_seed(seed))
 
-# %% ../nbs/07_trainer.ipynb #6b330d7a
+# %% ../nbs/07_trainer.ipynb #02cf35d1
 EVENTS = ('before_fit', 'after_setup', 'after_load', 'before_stage', 'before_batch', 'after_loss_g', 'after_step_g',
           'after_loss_d', 'after_step_d', 'after_batch', 'after_stage', 'after_fit', 'after_cancel_fit', 'cleanup_fit',
           'after_nonfinite')
@@ -107,6 +115,7 @@ class CancelFitException(Exception):
 class NonFiniteLossError(RuntimeError):
     "A loss became NaN or infinite: training stops, the last good checkpoint is kept."
 
+# %% ../nbs/07_trainer.ipynb #b7b10a9a
 class Callback:
     "Base class of the trainer's callbacks: override the events you need; lower `order` runs first."
     order = 0
@@ -153,7 +162,7 @@ def init_distributed(device=None,                # 'cpu', 'cuda' or None (CUDA w
     return DistEnv(rank, world, local, dev)
 
 
-# %% ../nbs/07_trainer.ipynb #3cecfa0c
+# %% ../nbs/07_trainer.ipynb #c50a6f0f
 @dataclass
 class Stage:
     "One training stage: its data stream, objectives, optimisers, schedulers and (optional) discriminator."
@@ -175,17 +184,6 @@ class Stage:
         if self.net_d is not None and (self.obj_d is None or self.opt_d is None):
             raise ValueError(f"stage {self.name!r}: a discriminator needs obj_d and opt_d")
         if self.iterations < 0: raise ValueError(f"stage {self.name!r}: iterations must be >= 0")
-
-def _set_requires_grad(params, flag: bool):
-    for p in params: p.requires_grad_(flag)
-
-def _float(d):
-    "A discriminator output (tensor or tuple) in float32, so losses are computed in full precision."
-    return tuple(t.float() for t in d) if isinstance(d, (tuple, list)) else (d.float() if d is not None else None)
-
-def _scalars(losses: dict, prefix: str) -> dict:
-    "The losses for the log: detached 0-d tensors where they were computed (reading one as a number waits for the GPU)."
-    return {f'{prefix}/{k}': v.detach() if isinstance(v, Tensor) else v for k, v in losses.items()}
 
 # %% ../nbs/07_trainer.ipynb #81e42199
 class Trainer:
@@ -259,7 +257,7 @@ def _wrap_d(self: Trainer):
     self.d = _wrap(self, self.d_inner, find_unused=self.d_gives_map and not reads_map)
 
 
-# %% ../nbs/07_trainer.ipynb #17bfedf3
+# %% ../nbs/07_trainer.ipynb #206e4d60
 @patch
 def _check_finite(self: Trainer, losses: dict, who: str):
     ok = torch.isfinite(losses['total'].detach()).all().float()
@@ -273,6 +271,7 @@ def _check_finite(self: Trainer, losses: dict, who: str):
                              + (', '.join(f'{k}={v}' for k, v in bad.items()) or 'on another rank')
                              + f"; training stopped before the weights were updated{self.nonfinite_note}")
 
+# %% ../nbs/07_trainer.ipynb #608b4747
 @patch
 def _backward_step(self: Trainer, loss: Tensor, opt, role: str):
     "Backward and optimiser step, through the role's gradient scaler when mixed precision set one."
@@ -281,7 +280,19 @@ def _backward_step(self: Trainer, loss: Tensor, opt, role: str):
     if scaler is None: loss.backward(); opt.step()
     else: scaler.scale(loss).backward(); scaler.step(opt); scaler.update()
 
-# %% ../nbs/07_trainer.ipynb #b1db19fe
+# %% ../nbs/07_trainer.ipynb #96f31348
+def _set_requires_grad(params, flag: bool):
+    for p in params: p.requires_grad_(flag)
+
+def _float(d):
+    "A discriminator output (tensor or tuple) in float32, so losses are computed in full precision."
+    return tuple(t.float() for t in d) if isinstance(d, (tuple, list)) else (d.float() if d is not None else None)
+
+def _scalars(losses: dict, prefix: str) -> dict:
+    "The losses for the log: detached 0-d tensors where they were computed (reading one as a number waits for the GPU)."
+    return {f'{prefix}/{k}': v.detach() if isinstance(v, Tensor) else v for k, v in losses.items()}
+
+# %% ../nbs/07_trainer.ipynb #b57f4bad
 @patch
 def _g_step(self: Trainer, lr: Tensor, hr: Tensor):
     st = self.stage
@@ -300,6 +311,7 @@ def _g_step(self: Trainer, lr: Tensor, hr: Tensor):
     self._backward_step(self.loss_g['total'], st.opt_g, 'g')
     self.callback('after_step_g')
 
+# %% ../nbs/07_trainer.ipynb #7bae4f16
 @patch
 def _d_step(self: Trainer, hr: Tensor):
     st = self.stage
@@ -314,6 +326,7 @@ def _d_step(self: Trainer, hr: Tensor):
     self._backward_step(self.loss_d['total'], st.opt_d, 'd')
     self.callback('after_step_d')
 
+# %% ../nbs/07_trainer.ipynb #ac06183f
 @patch
 def _one_batch(self: Trainer):
     st = self.stage
@@ -330,7 +343,7 @@ def _one_batch(self: Trainer):
     self.is_best = False
     self.callback('after_batch')
 
-# %% ../nbs/07_trainer.ipynb #4aa715e3
+# %% ../nbs/07_trainer.ipynb #0f515268
 @patch
 def _fit_stage(self: Trainer):
     st = self.stage
@@ -347,6 +360,7 @@ def _fit_stage(self: Trainer):
     self.stage_done = True
     self.callback('after_stage')
 
+# %% ../nbs/07_trainer.ipynb #cb819294
 @patch
 def fit(self: Trainer, resume=None):  # a checkpoint (latest.pth) for the Checkpoint callback to continue from
     "Train every stage; with `resume`, continue from that checkpoint (restored by the `Checkpoint` callback)."
