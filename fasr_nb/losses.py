@@ -161,7 +161,7 @@ OBJECTIVE_WEIGHTS = {  # (preset, 'paper' | 'official') -> weights of the genera
     ('fa_fs_srgan', 'official'): dict(percep=1., adv=5e-3, fine=5e-3, attention=1e-2, pixel=1e-2),
 }
 
-# %% ../nbs/04_losses.ipynb #920ceaab
+# %% ../nbs/04_losses.ipynb #3aa41184
 class GeneratorObjective(nn.Module):
     """The generator's loss, Eq. 9: L_G = L_percep + lambda_1 (L^G_entire + L^G_fine) + lambda_2 L_attention + lambda_3 L_1
     (Eq. 5 splits L^G_adv; Eq. 11, Fs-SRGAN's, is this with no fine-grained terms). Each weight is its own argument."""
@@ -185,30 +185,32 @@ class GeneratorObjective(nn.Module):
     @property
     def needs_map(self) -> bool: return self.weights['fine'] > 0 or self.weights['attention'] > 0
 
-    def forward(self, sr: Tensor,              # G(I^LR), [B,3,H,W] in [0,1], with the generator's graph
-                hr: Tensor,                    # I^HR, [B,3,H,W]
-                d_sr=None,                     # D(sr): logits, or (logits, map logits)
-                d_hr=None) -> dict[str, Tensor]:  # D(hr): same kind (detached here)
-        w, raw = self.weights, {}
-        if self.needs_discriminator:
-            if d_sr is None or (d_hr is None and (w['adv'] > 0 or w['fine'] > 0)):
-                raise ValueError("this objective has adversarial terms: pass d_sr=D(sr) and d_hr=D(hr)")
-            c_fake, m_fake = split_d_output(d_sr)
-            c_real, m_real = split_d_output(d_hr) if d_hr is not None else (None, None)
-            if self.needs_map and (m_fake is None or (w['fine'] > 0 and m_real is None)):
-                raise ValueError("the fine-grained terms (fine, attention) need the discriminator's score map, but it gave "
-                                 "only a global logit: use a UNetDiscriminator, or set fine=0 and attention=0")
-        if w['percep'] > 0: raw['percep'] = self.perceptual(sr, hr)
-        if w['adv'] > 0: raw['adv'] = ragan_g_loss(c_real, c_fake)
-        if w['fine'] > 0: raw['fine'] = fine_g_loss(m_real, m_fake)
-        if w['attention'] > 0: raw['attention'] = attention_loss(sr, hr, m_fake)
-        if w['pixel'] > 0: raw['pixel'] = pixel_loss(sr, hr)
-        out = {k: w[k] * v for k, v in raw.items()}
-        out['total'] = sum(out.values())
-        out.update({f'raw/{k}': v.detach() for k, v in raw.items()})
-        return out
-
     def extra_repr(self): return ', '.join(f'{k}={v:g}' for k, v in self.weights.items())
+
+# %% ../nbs/04_losses.ipynb #66fb112f
+@patch
+def forward(self: GeneratorObjective, sr: Tensor,              # G(I^LR), [B,3,H,W] in [0,1], with the generator's graph
+            hr: Tensor,                    # I^HR, [B,3,H,W]
+            d_sr=None,                     # D(sr): logits, or (logits, map logits)
+            d_hr=None) -> dict[str, Tensor]:  # D(hr): same kind (detached here)
+    w, raw = self.weights, {}
+    if self.needs_discriminator:
+        if d_sr is None or (d_hr is None and (w['adv'] > 0 or w['fine'] > 0)):
+            raise ValueError("this objective has adversarial terms: pass d_sr=D(sr) and d_hr=D(hr)")
+        c_fake, m_fake = split_d_output(d_sr)
+        c_real, m_real = split_d_output(d_hr) if d_hr is not None else (None, None)
+        if self.needs_map and (m_fake is None or (w['fine'] > 0 and m_real is None)):
+            raise ValueError("the fine-grained terms (fine, attention) need the discriminator's score map, but it gave "
+                             "only a global logit: use a UNetDiscriminator, or set fine=0 and attention=0")
+    if w['percep'] > 0: raw['percep'] = self.perceptual(sr, hr)
+    if w['adv'] > 0: raw['adv'] = ragan_g_loss(c_real, c_fake)
+    if w['fine'] > 0: raw['fine'] = fine_g_loss(m_real, m_fake)
+    if w['attention'] > 0: raw['attention'] = attention_loss(sr, hr, m_fake)
+    if w['pixel'] > 0: raw['pixel'] = pixel_loss(sr, hr)
+    out = {k: w[k] * v for k, v in raw.items()}
+    out['total'] = sum(out.values())
+    out.update({f'raw/{k}': v.detach() for k, v in raw.items()})
+    return out
 
 # %% ../nbs/04_losses.ipynb #bad0415c
 def _preset(cls, name, official, **kwargs):
