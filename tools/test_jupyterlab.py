@@ -2,8 +2,8 @@
 
     python tools/test_jupyterlab.py [NOTEBOOK ...] [--python PYTHON] [--screenshot _artefacts/jupyterlab_viewer.png]
 
-JupyterLab serves a scratch copy of nbs/ on 127.0.0.1 (beside links to data/ and weights/, so relative paths
-hold and the repository's files are never saved over) and runs each notebook given (default: 10_visualize, the
+JupyterLab serves a scratch copy of nbs/ on 127.0.0.1 (beside links to the clone's other folders, so relative
+paths hold, and the repository's files are never saved over) and runs each notebook given (default: 10_visualize, the
 one with the interactive viewer). The checks:
 
 1. the notebook opens onto its kernel, with no "Select Kernel" dialog;
@@ -93,7 +93,8 @@ def run_notebook(page, base: str, name: str, height: int, width: int, viewer_wid
     res['kernel'] = f"{s['kernelName']}, started in {time.time() - t0:.1f} s, no dialog"
     t0 = time.time()
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    s = wait(page, lambda s: s['kernel'] == 'idle' and s['ran'] == s['n'], f'every cell of {name} to run', timeout)
+    # done when every cell ran, or when the kernel is idle with an error (Run All stops at the first one)
+    s = wait(page, lambda s: s['kernel'] == 'idle' and (s['ran'] == s['n'] or s['errors']), f'every cell of {name} to run', timeout)
     res['seconds'] = round(time.time() - t0, 1)
     res['run_all'] = f"{s['n']} code cells in {res['seconds']} s"
     assert not s['errors'], f"{name}: error outputs: {s['errors']}"
@@ -131,6 +132,8 @@ def check_viewer(page, sliders, height: int, width: int, viewer_width: int, shot
     res['screenshot'] = str(shot)
     return res
 
+_NOT_LINKED = {'nbs', 'fasr_nb', 'pyproject.toml', 'runs', '_docs', '_proc', '_artefacts'}   # copied, exported into, or written
+
 def check(chromium: str, notebooks: list[Path], shot: Path, python: str = sys.executable, width: int = 1440,
           height: int = 900, viewer_width: int = 384, timeout: float = 900) -> dict:
     "Each notebook in JupyterLab (served from a scratch copy of nbs/), run all, checked: {name: what was seen}."
@@ -139,7 +142,8 @@ def check(chromium: str, notebooks: list[Path], shot: Path, python: str = sys.ex
     lab = None
     try:
         shutil.copytree(ROOT / 'nbs', ws / 'nbs')
-        for name in ('data', 'weights'): (ws / name).symlink_to(ROOT / name)
+        for p in ROOT.iterdir():                   # the rest of the clone, linked (data/, weights/, bench/, ...), except
+            if p.name not in _NOT_LINKED and not p.name.startswith('.'): (ws / p.name).symlink_to(p)   # what gets written
         shutil.copy(ROOT / 'pyproject.toml', ws)   # the notebooks' last cell runs nbdev_export(): it writes into ws
         port, token = free_port(), secrets.token_hex(16)
         lab = start_lab(ws, port, token, python)
