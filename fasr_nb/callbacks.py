@@ -99,7 +99,7 @@ def fastest_precision(net: nn.Module,           # the generator (copied: not mod
         m = copy.deepcopy(net).to(device)
         x = x0.contiguous(memory_format=torch.channels_last) if cl else x0
         if cl: m = m.to(memory_format=torch.channels_last)
-        ctx = (lambda: torch.autocast(device.type, dtype=torch.bfloat16 if prec == 'bf16' else torch.float16)) if prec != 'fp32' else nullcontext
+        ctx = (lambda: torch.autocast(device.type, dtype=PRECISIONS[prec])) if prec != 'fp32' else nullcontext   # no warnings: it measures
         for i in range(steps + 1):
             if i == 1:
                 if device.type == 'cuda': torch.cuda.synchronize(device)
@@ -205,6 +205,10 @@ class Validate(Callback):
 # %% ../nbs/07a_callbacks.ipynb #1427e72f
 _CSV_FIELDS = ['global_iteration', 'stage', 'iteration', 'name', 'value', 'seconds']
 
+def _log_due(t: Trainer, every: int) -> bool:
+    "Whether a logger writes now: every `every` iterations, at the end of a stage, and whenever validation logged."
+    return t.iteration % every == 0 or t.iteration == t.stage.iterations or any(k.startswith('val/') for k in t.log)
+
 class _Averager:
     "Running sums of the training scalars between two log writes."
     def __init__(self): self.sums, self.n = {}, 0
@@ -247,7 +251,7 @@ class CSVLogger(Callback):
     def after_batch(self, t: Trainer):
         if not t.is_main: return
         self.avg.add(t.log)
-        if t.iteration % self.every == 0 or t.iteration == t.stage.iterations or any(k.startswith('val/') for k in t.log):
+        if _log_due(t, self.every):
             secs = round(time.time() - self.t0, 2)
             self._write([dict(global_iteration=t.global_iteration, stage=t.stage.name, iteration=t.iteration, name=k,
                               value=f'{v:.6g}', seconds=secs) for k, v in self.avg.pop(t.log).items()])
@@ -275,7 +279,7 @@ class TensorBoardLogger(Callback):
     def after_batch(self, t: Trainer):
         if not t.is_main: return
         self.avg.add(t.log)
-        if t.iteration % self.every == 0 or t.iteration == t.stage.iterations or any(k.startswith('val/') for k in t.log):
+        if _log_due(t, self.every):
             w = self._writer(t)
             for k, v in self.avg.pop(t.log).items():
                 if w is not None: w.add_scalar(k, v, t.global_iteration)

@@ -30,7 +30,8 @@ def _is_safetensors(path: Path) -> bool:
 
 # %% ../nbs/01a_checkpoints.ipynb #93a43c30
 def read_checkpoint(path,                     # a .pth/.pt/.ckpt (PyTorch) or .safetensors file
-                    map_location='cpu'):      # where to put the tensors
+                    map_location='cpu',       # where to put the tensors
+                    mmap: bool = False):      # map the tensors from the file, read only when touched (PyTorch files)
     "The raw content of a weights file, read without running any code it may contain."
     path = Path(path).expanduser()
     if not path.exists(): raise FileNotFoundError(f"{path}: no such weights file")
@@ -43,7 +44,7 @@ def read_checkpoint(path,                     # a .pth/.pt/.ckpt (PyTorch) or .s
         try: return load_file(str(path), device=str(map_location))
         except Exception as e:
             raise CheckpointError(f"{path}: not a readable safetensors file (corrupt or truncated?): {e}") from None
-    try: return torch.load(path, map_location=map_location, weights_only=True)
+    try: return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as e:
         msg = str(e)
         unsafe = re.search(r'unsupported global:? (?:GLOBAL )?([\w.]+)', msg, re.IGNORECASE)   # both of PyTorch's wordings

@@ -234,7 +234,7 @@ def build(r: Recipe,                   # a loaded recipe
 def checkpoint_recipe(path: Path, strict: bool = False) -> dict | None:
     "The recipe a training checkpoint was saved with; `strict`: an unreadable or foreign file is an error (else None)."
     from fasr_nb.checkpoints import read_checkpoint
-    try: ck = read_checkpoint(path)
+    try: ck = read_checkpoint(path, mmap=True)   # the recipe only: the tensors stay on disk
     except Exception:
         if strict: raise
         return None

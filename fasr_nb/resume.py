@@ -170,7 +170,7 @@ def _keep_good_checkpoint(self: Trainer) -> str:
             return (f"; no checkpoint of this run gave a finite loss: the last one is moved to {self.run_dir / 'nonfinite.pth'}, "
                     "so that --resume does not start from it")
         os.replace(previous, latest)
-    ck = read_checkpoint(latest)
+    ck = read_checkpoint(latest, mmap=True)       # its stage and iteration only
     return (f"; {latest} holds stage {ck['stage_name']!r} iteration {ck['iteration']}, the last checkpoint whose weights "
             "gave a finite loss (lower the learning rate before resuming from it)")
 
