@@ -1,0 +1,64 @@
+"""Does `upscale`'s default precision ('auto') give the same image as fp32? Set5 PSNR of both, against HR.
+
+For each generator checkpoint given (any layout fasr_nb reads), the five Set5 images are made LR (MATLAB bicubic,
+8-bit), upscaled twice with `fasr_nb.inference.upscale`, once with precision='fp32' (exact fp32, NCHW) and once
+with the defaults ('auto': bf16 + channels-last on a CPU with native bf16), both rounded to 8 bits as they would
+be written, and scored as the paper's tables are (PSNR on Y, 4-pixel border). The criterion for making 'auto' the
+default: the two Set5 means within 0.02 dB. Also reported: the largest difference of one pixel between the two
+outputs, in 8-bit levels, and the share of pixels that differ at all.
+
+    python bench/check_auto_precision.py runs/demo/net_g_gan.pth [more checkpoints ...]
+
+Exit status 1 when a checkpoint misses the criterion.
+"""
+import argparse, sys
+from pathlib import Path
+
+import torch
+
+from fasr_nb.core import get_device, list_images, modcrop, read_image
+from fasr_nb.data import bicubic_lr
+from fasr_nb.evaluation import quantize
+from fasr_nb.inference import auto_precision, load_model, upscale
+from fasr_nb.metrics import psnr
+
+from machine import cpu_features, cpu_name
+
+SET5 = Path(__file__).resolve().parents[1] / 'data' / 'Set5' / 'HR'
+BOUND_DB = 0.02
+
+def check(weights: str, device) -> bool:
+    model = load_model(weights, device=device)
+    rows, worst, differ, total = [], 0, 0, 0
+    for f in list_images(SET5):
+        hr = modcrop(read_image(f)[:, :3], model.scale)
+        lr = bicubic_lr(hr, model.scale)
+        exact = quantize(upscale(model, lr, precision='fp32'))
+        auto = quantize(upscale(model, lr))
+        d = ((exact - auto).abs() * 255).round()
+        worst, differ, total = max(worst, int(d.max())), differ + int((d > 0).sum()), total + d.numel()
+        rows.append((f.stem, psnr(exact, hr, 4, True).item(), psnr(auto, hr, 4, True).item()))
+    n = sum(p.numel() for p in model.parameters())
+    print(f"\n{weights} ({n / 1e6:.2f} M parameters)")
+    print(f"{'image':10} {'fp32 dB':>9} {'auto dB':>9} {'auto - fp32':>12}")
+    for name, a, b in rows: print(f"{name:10} {a:9.4f} {b:9.4f} {b - a:+12.4f}")
+    ma, mb = (sum(r[i] for r in rows) / len(rows) for i in (1, 2))
+    ok = abs(mb - ma) <= BOUND_DB
+    print(f"{'Set5 mean':10} {ma:9.4f} {mb:9.4f} {mb - ma:+12.4f}   {'within' if ok else 'OUTSIDE'} {BOUND_DB} dB")
+    print(f"largest pixel difference {worst} levels of 255; {100 * differ / total:.2f}% of values differ")
+    return ok
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('weights', nargs='+', help='generator checkpoints')
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--threads', type=int, default=None)
+    a = p.parse_args()
+    if a.threads: torch.set_num_threads(a.threads)
+    device = get_device(a.device)
+    print(f"{cpu_name()} ({cpu_features()}), torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"precision 'auto' on {device}: {auto_precision(device)}")
+    ok = [check(w, device) for w in a.weights]
+    sys.exit(0 if all(ok) else 1)
+
+if __name__ == '__main__': main()
