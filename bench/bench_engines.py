@@ -25,10 +25,15 @@ temporary cache folder, removed at the end, so its conversion time is measured e
     python bench/bench_engines.py --weights RRDB_ESRGAN_x4.pth
     python bench/bench_engines.py --quick                # a tiny network at 16 and 24, to check that it runs
 """
-import argparse, copy, importlib.util, shutil, statistics, sys, tempfile, time
+import argparse, copy, importlib.util, os, shutil, statistics, sys, tempfile, time
 from contextlib import nullcontext
 from pathlib import Path
 
+# Two thread pools share this process, PyTorch's OpenMP threads and OpenVINO's. OpenMP's threads spin for a while after
+# each parallel region by default, taking the cores OpenVINO's threads then need (seen on 2 cores shared with other
+# jobs: some candidates' medians 30-100x too slow; with passive waiting, not). Passive waiting, set before torch starts its pool, costs PyTorch a wake-up per
+# region instead; OMP_WAIT_POLICY=ACTIVE in the environment times PyTorch with its default.
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 import torch
 
 from fasr_nb.core import set_seed
@@ -87,7 +92,8 @@ def main(argv=None):
     threads = torch.get_num_threads()
     print(f"RRDBNet x{net.scale} ({what}), {sum(p.numel() for p in net.parameters()):,} parameters")
     print(f"torch {torch.__version__}, OpenVINO {openvino.__version__}, {threads} threads, {cpu_name()} ({cpu_features()})")
-    print(f"warm-up {a.warmup}, median of {a.repeats} rounds; the candidates take turns within each round")
+    print(f"warm-up {a.warmup}, median of {a.repeats} rounds; the candidates take turns within each round; "
+          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
 
     tmp = Path(tempfile.mkdtemp(prefix='fasr_bench_engines_'))
     try:
