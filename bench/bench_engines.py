@@ -31,8 +31,8 @@ from pathlib import Path
 
 # Two thread pools share this process, PyTorch's OpenMP threads and OpenVINO's. OpenMP's threads spin for a while after
 # each parallel region by default, taking the cores OpenVINO's threads then need (seen on 2 cores shared with other
-# jobs: some candidates' medians 30-100x too slow; with passive waiting, not). Passive waiting, set before torch starts its pool, costs PyTorch a wake-up per
-# region instead; OMP_WAIT_POLICY=ACTIVE in the environment times PyTorch with its default.
+# jobs: some candidates' medians 30-100x too slow; with passive waiting, not). Passive waiting, set before torch starts
+# its pool, costs PyTorch a wake-up per region instead; OMP_WAIT_POLICY=ACTIVE in the environment keeps its default.
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 import torch
 
