@@ -8,6 +8,7 @@ default: the two Set5 means within 0.02 dB. Also reported: the largest differenc
 outputs, in 8-bit levels, and the share of pixels that differ at all.
 
     python bench/check_auto_precision.py runs/demo/net_g_gan.pth [more checkpoints ...]
+    python bench/check_auto_precision.py --engine openvino runs/demo/net_g_gan.pth   # OpenVINO's 'auto' against torch fp32
 
 Exit status 1 when a checkpoint misses the criterion.
 """
@@ -27,14 +28,19 @@ from machine import cpu_features, cpu_name
 SET5 = Path(__file__).resolve().parents[1] / 'data' / 'Set5' / 'HR'
 BOUND_DB = 0.02
 
-def check(weights: str, device) -> bool:
+def check(weights: str, device, engine: str) -> bool:
     model = load_model(weights, device=device)
+    fast = model
+    if engine == 'openvino':
+        from fasr_nb.engines import openvino_model
+        fast = openvino_model(model)
+        print(f"OpenVINO: {fast!r}")
     rows, worst, differ, total = [], 0, 0, 0
     for f in list_images(SET5):
         hr = modcrop(read_image(f)[:, :3], model.scale)
         lr = bicubic_lr(hr, model.scale)
         exact = quantize(upscale(model, lr, precision='fp32'))
-        auto = quantize(upscale(model, lr))
+        auto = quantize(upscale(fast, lr))
         d = ((exact - auto).abs() * 255).round()
         worst, differ, total = max(worst, int(d.max())), differ + int((d > 0).sum()), total + d.numel()
         rows.append((f.stem, psnr(exact, hr, 4, True).item(), psnr(auto, hr, 4, True).item()))
@@ -53,12 +59,13 @@ def main():
     p.add_argument('weights', nargs='+', help='generator checkpoints')
     p.add_argument('--device', default='cpu')
     p.add_argument('--threads', type=int, default=None)
+    p.add_argument('--engine', choices=('torch', 'openvino'), default='torch', help="the engine of the 'auto' side")
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
     device = get_device(a.device)
     print(f"{cpu_name()} ({cpu_features()}), torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"precision 'auto' on {device}: {auto_precision(device)}")
-    ok = [check(w, device) for w in a.weights]
+    ok = [check(w, device, a.engine) for w in a.weights]
     sys.exit(0 if all(ok) else 1)
 
 if __name__ == '__main__': main()

@@ -64,7 +64,7 @@ def openvino_cache_dir() -> Path:
     return root / 'openvino'
 
 # %% ../nbs/08a_engines.ipynb #85ba6e23
-_CONVERSION = {'input': '[1,C,?,?]', 'example': _EXAMPLE, 'compress_to_fp16': False}   # what the saved IR depends on besides the network
+_CONVERSION = {'input': '[1,C,?,?]', 'example': _EXAMPLE, 'compress_to_fp16': False, 'conv_first': 'torch'}   # what the saved IR depends on besides the network
 
 def cache_key(net: nn.Module,      # the network as it is converted
               in_channels: int     # the channels of its input
@@ -131,18 +131,34 @@ class OpenVINOModel:
     "A network compiled by OpenVINO for the CPU, called like its torch module: (1,C,h,w) -> (1,C,s*h,s*w), float32, any h and w."
     def __init__(self, compiled,                   # an openvino.CompiledModel whose input is (1, C, any, any)
                  scale: int,                       # the network's upscaling factor
-                 path: Path | None = None):        # its cache entry, if any
-        self.compiled, self.scale, self.path = compiled, scale, path
-        self.in_channels = compiled.input(0).get_partial_shape()[1].get_length()
+                 path: Path | None = None,         # its cache entry, if any
+                 widest_channels: int | None = None,   # channels of its widest layer (upscale's tile='auto' sizes tiles by it)
+                 first: nn.Module | None = None):      # run by PyTorch in float32 before the graph (the network's conv_first)
+        self.compiled, self.scale, self.path, self.widest_channels, self.first = compiled, scale, path, widest_channels, first
+        self.in_channels = first.in_channels if first is not None else compiled.input(0).get_partial_shape()[1].get_length()
         self.precision = 'bf16' if compiled.get_property('INFERENCE_PRECISION_HINT').get_type_name() == 'bf16' else 'fp32'
         self.threads = compiled.get_property('INFERENCE_NUM_THREADS')
 
     def __call__(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[:2] != (1, self.in_channels):
             raise ValueError(f"expected one image (1,{self.in_channels},H,W), got shape {tuple(x.shape)}")
-        return torch.from_numpy(self.compiled(x.detach().to('cpu', torch.float32).contiguous().numpy())[0])  # a copy
+        x = x.detach().to('cpu', torch.float32)
+        if self.first is not None:
+            with torch.no_grad(): x = self.first(x)   # float32: the image is not rounded to bf16
+        return torch.from_numpy(self.compiled(x.contiguous().numpy())[0])  # a copy
 
     def __repr__(self): return f"OpenVINOModel(x{self.scale}, {self.in_channels} channels, {self.precision}, {self.threads} threads)"
+
+# %% ../nbs/08a_engines.ipynb #7fa47a74
+def _take_first_conv(net: nn.Module) -> nn.Module | None:
+    "Remove `net`'s first `conv_first` (replaced by an identity) and return it; None if it has none."
+    name = next((n for n, _ in net.named_modules() if n.split('.')[-1] == 'conv_first'), None)
+    if name is None: return None
+    parent, _, attr = name.rpartition('.')
+    owner = net.get_submodule(parent) if parent else net
+    conv = getattr(owner, attr)
+    setattr(owner, attr, nn.Identity())
+    return conv
 
 # %% ../nbs/08a_engines.ipynb #22fec7d5
 def openvino_model(model: nn.Module,            # a super-resolution network with a `scale` attribute (RRDBNet, SharedGenerator, ...)
@@ -157,13 +173,15 @@ def openvino_model(model: nn.Module,            # a super-resolution network wit
     if not isinstance(threads, int) or threads < 1: raise ValueError(f"threads must be a whole number, 1 or more; got {threads!r}")
     scale = getattr(model, 'scale', None)
     if scale is None: raise ValueError("the model has no `scale` attribute: set model.scale to its upscaling factor")
-    from fasr_nb.inference import _in_channels       # here, not at the top: fasr_nb.inference may import this module
     net = copy.deepcopy(model).to('cpu', torch.float32).eval().requires_grad_(False)   # the caller's model is left as it is
-    nc = _in_channels(net)
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    nc, widest = convs[0].in_channels, max(m.out_channels for m in convs)
     folder = None if cache_dir is False else Path(cache_dir or openvino_cache_dir()) / f"{type(net).__name__}-{cache_key(net, nc)}"
+    first = _take_first_conv(net)                    # stays with PyTorch, in float32; the graph starts after it
+    graph_channels = first.out_channels if first is not None else nc
     ov_model = _read_ir(folder) if folder is not None and folder.exists() else None
     if ov_model is None:
-        ov_model = _convert(net, nc)
+        ov_model = _convert(net, graph_channels)
         if folder is not None: _save_ir(ov_model, folder)
     config = {'INFERENCE_PRECISION_HINT': _HINT[precision], 'INFERENCE_NUM_THREADS': threads, 'PERFORMANCE_HINT': 'LATENCY'}
-    return OpenVINOModel(ov.Core().compile_model(ov_model, 'CPU', config), scale, folder)
+    return OpenVINOModel(ov.Core().compile_model(ov_model, 'CPU', config), scale, folder, widest, first)

@@ -19,8 +19,8 @@ from . import checkpoints
 from .sharing import SharedGenerator, extractor_from_state_dict
 
 # %% auto #0
-__all__ = ['load_model', 'auto_precision', 'fp32_first_conv', 'tile_plan', 'auto_tile', 'TileError', 'upscale', 'upscale_file',
-           'image_files', 'plan_outputs', 'upscale_files', 'upscale_cli']
+__all__ = ['ENGINES', 'load_model', 'auto_precision', 'fp32_first_conv', 'tile_plan', 'auto_tile', 'TileError', 'upscale',
+           'upscale_file', 'image_files', 'plan_outputs', 'upscale_files', 'upscale_cli']
 
 # %% ../nbs/08_inference.ipynb #1c600397
 def load_model(weights,                   # a checkpoint file (.pth, .pt, .safetensors), or a (wrapped) state dict
@@ -121,7 +121,8 @@ def auto_tile(model: nn.Module,           # the network (its widest Conv2d and i
              ) -> int:
     "The tile size (input pixels) whose windows fit `tile_memory`: what tile='auto' uses."
     if not tile_memory > 0: raise ValueError(f"tile_memory must be a positive number of GB, got {tile_memory}")
-    widest = max(m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d))
+    widest = (max(m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)) if isinstance(model, nn.Module)
+              else model.widest_channels)   # a compiled network (chapter 08a) says it
     per_pixel = 4 * 4 * widest * model.scale ** 2   # four fp32 maps of the widest layer at the output resolution
     window = math.isqrt(int(tile_memory * 2**30 / per_pixel))
     return max(window - tile_overlap - 2 * tile_pad, 2 * tile_overlap, 16)
@@ -135,11 +136,12 @@ _LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma, as OpenCV's COLOR_RGB2GRAY (
 def _to_gray(rgb: Tensor) -> Tensor: return sum(w * rgb[:, i:i+1] for i, w in enumerate(_LUMA))
 
 # %% ../nbs/08_inference.ipynb #0a059b5f
-def _model_device(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
+def _model_device(model) -> torch.device:
+    p = next(model.parameters(), None) if isinstance(model, nn.Module) else None
     return p.device if p is not None else torch.device('cpu')
 
-def _in_channels(model: nn.Module) -> int:
+def _in_channels(model) -> int:
+    if not isinstance(model, nn.Module): return model.in_channels   # a compiled network (chapter 08a)
     return next(m for m in model.modules() if isinstance(m, nn.Conv2d)).in_channels
 
 # %% ../nbs/08_inference.ipynb #e11fabbf
@@ -218,6 +220,24 @@ def _say_once(line: str):
     "Print `line` on stderr the first time this process meets it."
     if line not in _SAID: _SAID.add(line); print(line, file=sys.stderr)
 
+ENGINES = ('torch', 'openvino')
+
+def _settings(model, precision: str, channels_last, device):
+    "(device, autocast context, channels_last, reduced) for `model`: a torch module, or a network compiled by another engine."
+    if not isinstance(model, nn.Module):   # compiled (chapter 08a): on the CPU, in the precision it was compiled for
+        if precision not in ('auto', model.precision):
+            raise ValueError(f"this network was compiled for {model.precision}; compile it again for {precision} "
+                             f"(openvino_model(model, precision={precision!r}))")
+        if device is not None and torch.device(device).type != 'cpu': raise ValueError(f"a compiled network runs on the CPU, not {device}")
+        return torch.device('cpu'), contextlib.nullcontext(), False, False
+    device = _model_device(model) if device is None else get_device(device)
+    if precision == 'auto':
+        precision, auto_cl, why = auto_precision(device)
+        _say_once(f"fasr_nb: precision 'auto' on {device}: {precision}{' + channels-last' * auto_cl} ({why}); "
+                  "precision='fp32' for float32")
+        channels_last = auto_cl if channels_last is None else channels_last
+    return device, precision_context(precision, device), bool(channels_last), precision != 'fp32'
+
 def upscale(model: nn.Module,             # a super-resolution network with a `scale` attribute (e.g. from `load_model`)
             img: Tensor,                  # (1,C,H,W) or (C,H,W) in [0,1]; C = 1 (gray), 2 (gray + alpha), 3 (RGB), 4 (RGBA)
             tile: int | str | None = 'auto',  # core tile size in input pixels; 'auto': from `tile_memory`; None: whole image
@@ -229,23 +249,21 @@ def upscale(model: nn.Module,             # a super-resolution network with a `s
             alpha: str = 'bicubic',       # alpha: 'bicubic' (MATLAB imresize), 'model' (through the network) or 'drop'
             pre_pad: int = 0,             # reflect-pad the image by this much before upscaling, crop after
             progress: bool = False,       # show a progress bar over the tiles
-            tile_memory: float = 2.0      # GB a tile's activations may take, when tile='auto'
+            tile_memory: float = 2.0,     # GB a tile's activations may take, when tile='auto'
+            engine: str = 'torch'         # 'torch', or 'openvino' (chapter 08a; `model` is converted, or is compiled already)
            ) -> Tensor:
     "Upscale one image with `model`: in tiles with cross-faded seams, in the fastest faithful precision or the one asked for; returns (1,C,sH,sW) in [0,1], fp32."
     img = _check_image(img, alpha, tile, tile_overlap, tile_pad, pre_pad)
-    device = _model_device(model) if device is None else get_device(device)
-    if precision == 'auto':
-        precision, auto_cl, why = auto_precision(device)
-        _say_once(f"fasr_nb: precision 'auto' on {device}: {precision}{' + channels-last' * auto_cl} ({why}); "
-                  "precision='fp32' for float32")
-        channels_last = auto_cl if channels_last is None else channels_last
-    ctx = precision_context(precision, device)
+    if engine not in ENGINES: raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+    if engine == 'openvino' and isinstance(model, nn.Module):   # for many images, convert once: openvino_model(model)
+        from fasr_nb.engines import openvino_model
+        model, precision = openvino_model(model, precision), 'auto'
+    device, ctx, channels_last, reduced = _settings(model, precision, channels_last, device)
     scale = getattr(model, 'scale', None)
     if scale is None: raise ValueError("the model has no `scale` attribute: set model.scale to its upscaling factor")
     if tile == 'auto': tile = auto_tile(model, tile_memory, tile_pad, tile_overlap)
-    model.to(device)
-    if channels_last: model.to(memory_format=torch.channels_last)
-    else: channels_last = False
+    module = isinstance(model, nn.Module)
+    if module: model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
     nc = _in_channels(model)
     src = img.float().cpu()
     p = pre_pad
@@ -253,13 +271,14 @@ def upscale(model: nn.Module,             # a super-resolution network with a `s
         raise ValueError(f"pre_pad={p} is too large for a {src.shape[-1]}x{src.shape[-2]} image (reflection padding needs "
                          f"less than its smaller side: at most {min(src.shape[-2:]) - 1})")
     if p: src = F.pad(src, (p, p, p, p), mode='reflect')
-    run = lambda t: _run(model, t, scale, device, ctx, channels_last, tile, tile_pad, tile_overlap, progress, precision != 'fp32')
-    was_training = model.training
-    model.eval()
+    run = lambda t: _run(model, t, scale, device, ctx, channels_last, tile, tile_pad, tile_overlap, progress, reduced)
+    was_training = module and model.training
+    if module: model.eval()
     try:
         with torch.no_grad():   # not inference_mode: the result stays an ordinary tensor the caller may modify
             out = _colour_and_alpha(run, src, nc, scale, alpha)
-    finally: model.train(was_training)
+    finally:
+        if module: model.train(was_training)
     if p: out = out[..., scale * p:out.shape[-2] - scale * p, scale * p:out.shape[-1] - scale * p]
     return out.clamp_(0, 1).to(img.device)
 
@@ -329,6 +348,9 @@ def upscale_files(model: nn.Module,        # the generator
                  ) -> tuple[list[Path], list[tuple[Path, str]]]:
     "Upscale every image in `inputs` into `out_dir`; returns (files written, [(input, error message)])."
     files = image_files(inputs)
+    if kwargs.get('engine') == 'openvino' and isinstance(model, nn.Module):   # converted once, not per image
+        from fasr_nb.engines import openvino_model
+        model, kwargs['precision'] = openvino_model(model, kwargs.get('precision', 'auto')), 'auto'
     dsts = plan_outputs(files, out_dir, f"_x{model.scale}" if suffix is None else suffix, ext, overwrite)
     written, errors = [], []
     if verbose and note: print(note)
@@ -377,6 +399,8 @@ def _upscale_parser() -> argparse.ArgumentParser:
     p.add_argument('--alpha', choices=('bicubic', 'model', 'drop'), default='bicubic', help='how to upscale an alpha channel, or drop it')
     p.add_argument('--max-pixels', type=int_at_least(1), default=None, help='refuse larger input images (default 100,000,000)')
     p.add_argument('--pre-pad', type=int_at_least(0), default=0, help='reflection padding around each image (default 0)')
+    p.add_argument('--engine', choices=ENGINES, default='torch',
+                   help="torch (default), or openvino on the CPU (pip install 'fasr_nb[openvino]'; converted once, cached)")
     p.add_argument('--device', default=None, help='cpu, cuda, cuda:1, mps (default: CUDA if available)')
     p.add_argument('--overwrite', action='store_true', help='replace outputs that exist already (by default nothing is written then)')
     p.add_argument('-q', '--quiet', action='store_true', help='no per-image lines or progress bars')
@@ -389,13 +413,18 @@ def upscale_cli(argv: list[str] | None = None) -> int:
     a = _upscale_parser().parse_args(argv)
     if a.max_pixels: core.MAX_PIXELS = a.max_pixels
     try:
-        model = load_model(a.weights, device=a.device, extractor=a.extractor)
+        if a.engine == 'openvino' and a.device not in (None, 'cpu'): raise ValueError(f"--engine openvino runs on the CPU, not {a.device}")
+        model = load_model(a.weights, device='cpu' if a.engine == 'openvino' else a.device, extractor=a.extractor)
         precision, channels_last, note = a.precision, a.channels_last, None
-        if precision == 'auto':   # resolved here, so that every image runs the same; said before the first image
+        if a.engine == 'openvino':   # converted (or read from the cache) and compiled once, before the first image
+            from fasr_nb.engines import openvino_model
+            model, precision = openvino_model(model, precision), 'auto'
+            note = f"engine openvino: {model.precision}, {model.threads} threads"
+        elif precision == 'auto':   # resolved here, so that every image runs the same; said before the first image
             precision, auto_cl, why = auto_precision(_model_device(model))
             channels_last = auto_cl if channels_last is None else channels_last
             note = f"precision auto: {precision}{' + channels-last' * channels_last} ({why}); --precision fp32 for float32"
-        precision_context(precision, _model_device(model))   # refuse fp16 on the CPU before the first image
+        _settings(model, precision, channels_last, None)   # refuse fp16 on the CPU before the first image
     except Exception as e:
         print(error_line('upscale', e), file=sys.stderr); return 1
     try:
