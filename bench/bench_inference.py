@@ -4,9 +4,10 @@ The network is RRDBNet(nb=23, nf=64, x4) with random weights (fixed seed), saved
 layout (`model.1.sub.N.RDB1.conv1.0.weight`, as ESRGAN and the official FASRGAN code release it) to a temporary
 file. Both sides load that same file: fasr_nb with `fasr_nb.inference.load_model`, spandrel (what ESRGAN users pick
 today to load such files: chaiNNer, ComfyUI) with `ModelLoader().load_from_file`. spandrel runs its plain forward:
-fp32, untiled, `model(x)` under torch.inference_mode(). fasr_nb runs `upscale` in fp32, fp32 + channels-last,
-bf16 and bf16 + channels-last; inputs larger than `--tile-from` are tiled (`--tile`, default 256, with the default 16 px context and
-16 px cross-fade).
+fp32, untiled, `model(x)` under torch.inference_mode(). fasr_nb runs `upscale` with its defaults (`default`: precision
+'auto', tiles from the 2 GB budget: 314 px for this network, so a 1024x1024 input runs in 4x4 tiles of 256), and in fp32,
+fp32 + channels-last, bf16 and bf16 + channels-last, where inputs larger than `--tile-from` are tiled (`--tile`, default
+256, with the default 16 px context and 16 px cross-fade).
 
 Each case runs in a fresh subprocess, so that its memory is its own, measured by the kernel's peak resident set size
 (`ru_maxrss` / VmHWM): the honest number for "will it fit in RAM", since it counts PyTorch's allocator caches and
@@ -34,6 +35,7 @@ spandrel's untiled forward on a large input keeps several 64-channel feature map
     python bench/bench_inference.py            # 64, 128, 256, 1024 (1024 tiled in fasr_nb): ~30 min on 2 cores
     python bench/bench_inference.py --bf16 on  # time bf16 even where it is emulated (very slow there)
     python bench/bench_inference.py --quick    # 16, 32, and 64 tiled by 32, each case capped at ~1 min
+    python bench/bench_inference.py --sizes 1024 --modes default   # the default's peak memory at 1024x1024: ~3 min
 """
 import argparse, json, os, resource, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -74,7 +76,8 @@ def run_case(case: dict) -> dict:
     else:
         from fasr_nb.inference import load_model, upscale
         model = load_model(case['weights'], device='cpu')
-        run = lambda t: upscale(model, t, tile=case['tile'], precision=case['precision'], channels_last=case['channels_last'])
+        if case['precision'] == 'default': run = lambda t: upscale(model, t)   # what a user gets without options
+        else: run = lambda t: upscale(model, t, tile=case['tile'], precision=case['precision'], channels_last=case['channels_last'])
     import gc; gc.collect()
     load_peak = peak_rss()                        # reading the file and building the model
     reset = reset_peak_rss()                      # from here on the peak mark measures the upscale alone
@@ -125,7 +128,7 @@ def cost_factor(size: int, tile: int | None) -> float:
     from fasr_nb.inference import tile_plan
     return (sum(w1 - w0 for w0, w1, _ in tile_plan(size, tile, scale=4)) / size) ** 2
 
-MODES = [('fp32', 'fp32', False), ('fp32+channels_last', 'fp32', True),
+MODES = [('default', 'default', None), ('fp32', 'fp32', False), ('fp32+channels_last', 'fp32', True),
          ('bf16', 'bf16', False), ('bf16+channels_last', 'bf16', True)]
 
 def main(argv=None):
@@ -140,6 +143,8 @@ def main(argv=None):
     p.add_argument('--max-minutes', type=float, default=15., help='skip cases estimated to take longer per run (default 15)')
     p.add_argument('--bf16', choices=('auto', 'on', 'off'), default='auto',
                    help="bf16 modes: 'auto' runs them only where the CPU has native bf16 (emulated bf16 is 10-90x slower than fp32)")
+    p.add_argument('--modes', nargs='+', default=None, choices=[m for m, _, _ in MODES],
+                   help="fasr_nb's modes to run (default: all); spandrel's fp32 runs beside them")
     p.add_argument('--case', default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.case:
@@ -190,6 +195,15 @@ def main(argv=None):
         elif why := too_long(('spandrel', 'fp32'), size, None): skip(size, 'spandrel', 'fp32', None, why)
         else: cases.append(('spandrel', 'fp32', None, dict(common, impl='spandrel')))
         for mode, precision, cl in MODES:
+            if a.modes and mode not in a.modes: continue
+            if precision == 'default':   # upscale's own tile: the 2 GB budget's (None where the image is smaller)
+                from fasr_nb.inference import auto_tile
+                from fasr_nb.rrdb import RRDBNet
+                t_auto = auto_tile(RRDBNet(nb=1, scale=4))
+                t = t_auto if size > t_auto else None
+                if why := too_long(('fasr_nb', mode), size, t): skip(size, 'fasr_nb', mode, t, why); continue
+                cases.append(('fasr_nb', mode, t, dict(common, impl='fasr_nb', tile=t, precision='default', channels_last=None)))
+                continue
             if precision == 'bf16' and not run_bf16: skip(size, 'fasr_nb', mode, tile, 'no native bf16 on this CPU (--bf16 on to time it anyway)'); continue
             if why := too_long(('fasr_nb', mode), size, tile): skip(size, 'fasr_nb', mode, tile, why); continue
             cases.append(('fasr_nb', mode, tile, dict(common, impl='fasr_nb', tile=tile, precision=precision, channels_last=cl)))

@@ -3,11 +3,13 @@
 Each recipe (FASRGAN, Fs-SRGAN, FA+Fs-SRGAN) is built at full size from its recipe (full networks, the paper's
 patch sizes; `--official` for the official code's) and trained for a few iterations of its adversarial stage
 (generator step + discriminator step, perceptual loss included) on random patches, after warm-up, in fp32 and in
-bf16 autocast + channels-last. The batch is reduced (default 2) so that it runs on a laptop CPU; the table
+bf16 autocast + channels-last, and, with `--modes compile-fp32 compile-bf16-cl`, with the generator and the
+discriminator wrapped in `torch.compile` (inductor, static shapes): the first iteration then includes compiling
+(forward and backward graphs), reported on its own line, and `--warmup` should be at least 2. The batch is reduced (default 2) so that it runs on a laptop CPU; the table
 prints the batch used. VGG19's ImageNet weights are not needed: a random VGG has the same cost.
 
     python bench/bench_train.py [--recipes fasrgan fs_srgan fa_fs_srgan] [--batch 2] [--iters 3] [--warmup 1]
-                                [--device cpu|cuda] [--threads N] [--modes fp32 bf16-cl] [--official] [--psnr]
+                                [--device cpu|cuda] [--threads N] [--modes fp32 bf16-cl compile-bf16-cl] [--official] [--psnr]
 """
 import argparse, os, sys, time
 
@@ -37,6 +39,9 @@ def bench_one(name, mode, args):
     patch, batch = st.get('patch', r.train['patch']), args.batch
     torch.manual_seed(0)
     g, d = build_networks(r)
+    if mode.startswith('compile-'):   # the modules the trainer calls; their parameters are the originals'
+        g = torch.compile(g)
+        if d is not None and st.get('discriminator'): d = torch.compile(d)
     obj_g = build_objective({**st['objective'], 'vgg': 'random'})
     betas = tuple(r.train['betas'])
     kw = {}
@@ -57,8 +62,11 @@ def bench_one(name, mode, args):
             if t.device.type == 'cuda': torch.cuda.synchronize(t.device)
             self.times.append(time.perf_counter() - self.t0)
     timer = Timer()
-    cbs = [timer, MixedPrecision('bf16' if mode.startswith('bf16') else 'fp32')] + ([ChannelsLast()] if mode.endswith('cl') else [])
+    base = mode.removeprefix('compile-')
+    cbs = [timer, MixedPrecision('bf16' if base.startswith('bf16') else 'fp32')] + ([ChannelsLast()] if base.endswith('cl') else [])
     Trainer(g, [stage], cbs, env=DistEnv(device=torch.device(args.device))).fit()
+    if mode.startswith('compile-'):
+        print(f"  {name:12s} {mode:8s} first iteration (compiling G{' and D' if kw else ''}): {timer.times[0]:.1f} s", flush=True)
     timed = sorted(timer.times[args.warmup:])
     return timed[len(timed) // 2], patch, batch, sum(p.numel() for p in g.parameters()), (sum(p.numel() for p in d.parameters()) if d is not None else 0)
 
@@ -71,7 +79,7 @@ def main(argv=None):
     p.add_argument('--warmup', type=int, default=1, help='untimed iterations first')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch\'s choice)')
-    p.add_argument('--modes', nargs='+', default=['fp32', 'bf16-cl'], choices=['fp32', 'fp32-cl', 'bf16', 'bf16-cl'])
+    p.add_argument('--modes', nargs='+', default=['fp32', 'bf16-cl'], choices=['fp32', 'fp32-cl', 'bf16', 'bf16-cl', 'compile-fp32', 'compile-fp32-cl', 'compile-bf16-cl'])
     p.add_argument('--official', action='store_true', help="the official code's sizes (e.g. FASRGAN patch 128) instead of the paper's")
     p.add_argument('--psnr', action='store_true', help='time the PSNR stage (generator only, L1) instead of the adversarial stage')
     a = p.parse_args(argv)

@@ -17,8 +17,8 @@ from .scoring import Scorer
 from .trainer import Callback, Trainer
 
 # %% auto #0
-__all__ = ['EMA', 'MixedPrecision', 'ChannelsLast', 'fastest_precision', 'Deterministic', 'validate', 'Validate', 'CSVLogger',
-           'TensorBoardLogger', 'ProgressBar', 'StageTimeLimit', 'read_log', 'plot_log']
+__all__ = ['EMA', 'MixedPrecision', 'ChannelsLast', 'fastest_precision', 'Deterministic', 'Compile', 'validate', 'Validate',
+           'CSVLogger', 'TensorBoardLogger', 'ProgressBar', 'StageTimeLimit', 'read_log', 'plot_log']
 
 # %% ../nbs/07a_callbacks.ipynb #1a8013b6
 class EMA(Callback):
@@ -133,6 +133,18 @@ class Deterministic(Callback):
         if ws is None: os.environ.pop('CUBLAS_WORKSPACE_CONFIG', None)
         else: os.environ['CUBLAS_WORKSPACE_CONFIG'] = ws
 
+
+# %% ../nbs/07a_callbacks.ipynb #18e08b88
+class Compile(Callback):
+    "`torch.compile` every network of the run in place (`nn.Module.compile`) for the run; eager again after it."
+    order = 50   # after ChannelsLast (-20) and the EMA's copy of the generator (0)
+    def __init__(self, **options): self.options = options   # passed to torch.compile, e.g. backend='eager', mode='max-autotune'
+    def before_fit(self, t: Trainer):
+        self.compiled = t.nets()
+        for m in self.compiled: m.compile(**self.options)
+
+    def cleanup_fit(self, t: Trainer):
+        for m in getattr(self, 'compiled', []): m._compiled_call_impl = None   # what nn.Module.compile set: eager again
 
 # %% ../nbs/07a_callbacks.ipynb #189da5dc
 @torch.no_grad()

@@ -111,7 +111,7 @@ _SCHEMA = {  # the known keys of a recipe; None: any value
              'num_workers': None},
     'train': {'batch': None, 'patch': None, 'betas': None, 'ema': None, 'ema_warmup': None, 'precision': None,
               'channels_last': None, 'log_every': None, 'save_every': None, 'bn_groups': None, 'schedule_first': None,
-              'deterministic': None},
+              'deterministic': None, 'compile': None},
     'val': {'every': None, 'lpips': None, 'niqe': None, 'tile': None},
     'stages': [{'name': None, 'iterations': None, 'objective': None, 'discriminator': None, 'lr_g': None, 'lr_d': None,
                 'milestones': None, 'gamma': None, 'batch': None, 'patch': None, 'max_minutes': None}],

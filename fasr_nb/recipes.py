@@ -22,7 +22,7 @@ from .losses import GeneratorObjective, DiscriminatorObjective, PerceptualLoss, 
 from .data import PairedImageDataset, bundled_training_images, set5_dir
 from .trainer import Callback, Trainer, Stage, stream_loader, init_distributed, DistEnv, NonFiniteLossError, _mix_seed
 from .callbacks import (MixedPrecision, ChannelsLast, EMA, Validate, CSVLogger, TensorBoardLogger, ProgressBar,
-                               StageTimeLimit, Deterministic, fastest_precision)
+                               StageTimeLimit, Deterministic, Compile, fastest_precision)
 from .resume import CHECKPOINT_FORMAT, Checkpoint
 
 # %% auto #0
@@ -201,6 +201,7 @@ def build_callbacks(r: Recipe,                          # a loaded recipe
     if t.get('channels_last'): cbs.append(ChannelsLast())
     if t.get('ema'): cbs.append(EMA(t['ema'], warmup=t.get('ema_warmup', False)))
     if t.get('deterministic'): cbs.append(Deterministic())
+    if t.get('compile'): cbs.append(Compile())
     cbs += [Validate(val_ds, every=v.get('every', 0), crop_border=scale, lpips=v.get('lpips', False), niqe=v.get('niqe', False),
                      max_images=r.data['val'].get('max_images'), tile=v.get('tile')),
             Checkpoint(every=t.get('save_every', 0)), CSVLogger(every=t.get('log_every', 100)),
@@ -246,7 +247,7 @@ def checkpoint_recipe(path: Path, strict: bool = False) -> dict | None:
 
 # %% ../nbs/07d_recipes.ipynb #3a031b7e
 RESUME_FREE = ('description', 'stages.*.iterations', 'stages.*.max_minutes', 'val.*', 'train.log_every', 'train.save_every',
-               'train.deterministic', 'data.num_workers', 'data.val.*')   # what a resume may change without asking
+               'train.deterministic', 'train.compile', 'data.num_workers', 'data.val.*')   # what a resume may change without asking
 
 def _flat(x, prefix: str = '') -> dict:
     "A recipe as {dotted key: value}, stages keyed by their names."
