@@ -60,8 +60,8 @@ def auto_precision(device) -> tuple[str, bool, str]:
     if device.type == 'cuda':
         return 'fp16', True, f"{torch.cuda.get_device_name(device)}: fp16 on its tensor cores"
     if device.type == 'cpu':
-        if core.native_cpu_bf16(): return 'bf16', True, "this CPU computes bf16 natively (AVX-512 BF16 or AMX)"
-        return 'fp32', True, "this CPU has no native bf16 (emulated bf16 would be slower than fp32)"
+        if core.native_cpu_bf16(): return 'bf16', True, "this CPU computes bf16 natively: AVX-512 BF16 or AMX"
+        return 'fp32', True, "this CPU has no native bf16, and emulated bf16 would be slower than fp32"
     return 'fp32', False, f"{device.type}: fp32"
 
 # %% ../nbs/08_inference.ipynb #73bfc5a2
