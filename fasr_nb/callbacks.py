@@ -137,7 +137,7 @@ class Deterministic(Callback):
 # %% ../nbs/07a_callbacks.ipynb #18e08b88
 class Compile(Callback):
     "`torch.compile` every network of the run in place (`nn.Module.compile`) for the run; eager again after it."
-    order = 50   # after ChannelsLast (-20) and the EMA's copy of the generator (0)
+    order = 50   # after the callbacks that set the networks up (memory format, EMA)
     def __init__(self, **options): self.options = options   # passed to torch.compile, e.g. backend='eager', mode='max-autotune'
     def before_fit(self, t: Trainer):
         self.compiled = t.nets()
