@@ -258,6 +258,7 @@ def upscale(model: nn.Module,             # a super-resolution network with a `s
     if engine == 'openvino' and isinstance(model, nn.Module):   # for many images, convert once: openvino_model(model)
         from fasr_nb.engines import openvino_model
         model, precision = openvino_model(model, precision), 'auto'
+    auto = precision == 'auto' and isinstance(model, nn.Module)
     device, ctx, channels_last, reduced = _settings(model, precision, channels_last, device)
     scale = getattr(model, 'scale', None)
     if scale is None: raise ValueError("the model has no `scale` attribute: set model.scale to its upscaling factor")
@@ -276,7 +277,13 @@ def upscale(model: nn.Module,             # a super-resolution network with a `s
     if module: model.eval()
     try:
         with torch.no_grad():   # not inference_mode: the result stays an ordinary tensor the caller may modify
-            out = _colour_and_alpha(run, src, nc, scale, alpha)
+            try: out = _colour_and_alpha(run, src, nc, scale, alpha)
+            except (TileError, RuntimeError) as e:   # 'auto' never fails where fp32 works: an overflow is redone in fp32
+                if not (auto and reduced and isinstance(e.__cause__, FloatingPointError)): raise
+                _say_once("fasr_nb: precision 'auto': the network's output overflowed in reduced precision; "
+                          "such images are redone in fp32")
+                ctx, reduced = contextlib.nullcontext(), False
+                out = _colour_and_alpha(run, src, nc, scale, alpha)
     finally:
         if module: model.train(was_training)
     if p: out = out[..., scale * p:out.shape[-2] - scale * p, scale * p:out.shape[-1] - scale * p]

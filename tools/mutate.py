@@ -59,6 +59,8 @@ MUTANTS = [
     ('08_inference', "elif dst.exists(): replaced.append", "elif False: replaced.append", "upscale replaces existing files"),
     ('08_inference', "        with ctx, fp32_first_conv(model) if reduced else contextlib.nullcontext(): y = model(t)",
      "        with ctx: y = model(t)", "upscale in bf16 rounds the image itself (conv_first under autocast)"),
+    ('08_inference', "                if not (auto and reduced and isinstance(e.__cause__, FloatingPointError)): raise",
+     "                raise", "precision 'auto': an fp16 overflow fails instead of being redone in fp32"),
     ('08_inference', "    per_pixel = 4 * 4 * widest * model.scale ** 2", "    per_pixel = 4 * widest * model.scale ** 2", "auto tile: the memory per pixel a quarter of the estimate"),
     ('08_inference', "        if core.native_cpu_bf16(): return 'bf16', True", "        return 'bf16', True", "precision 'auto': bf16 on every CPU"),
     ('08a_engines', "    first = _take_first_conv(net)", "    first = None", "OpenVINO: the image rounded to bf16 (conv_first inside the graph)"),
