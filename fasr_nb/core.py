@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #c27bbadc
 from __future__ import annotations
-import contextlib, errno, functools, math, os, random, secrets, warnings
+import contextlib, errno, functools, math, os, random, secrets, shutil, warnings
 from pathlib import Path
 
 import cv2
@@ -172,14 +172,22 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError: return True     # alive, another user's
     return True
 
-def remove_stale_temps(folder) -> list[Path]:
-    "Delete the temporary files that killed writes left in `folder` (their writing process has ended); returns them."
+def _temp_path(path: Path, suffix: str = _TMP_SUFFIX) -> Path:
+    "A fresh temporary name beside `path`: .NAME.PID.TOKEN<suffix>."
+    return path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}"
+
+def remove_stale_temps(folder,                     # where to look
+                       suffix: str = _TMP_SUFFIX   # the temporaries' suffix (chapter 08a's folders have their own)
+                      ) -> list[Path]:
+    "Delete the temporary files (or folders) that killed writes left in `folder` (their writing process has ended); returns them."
     removed, folder = [], Path(folder)
     if not folder.is_dir(): return removed
-    for p in folder.glob(f'.*{_TMP_SUFFIX}'):
-        parts = p.name[:-len(_TMP_SUFFIX)].rsplit('.', 2)       # '.NAME', pid, token
+    for p in folder.glob(f'.*{suffix}'):
+        parts = p.name[:-len(suffix)].rsplit('.', 2)       # '.NAME', pid, token
         if len(parts) != 3 or not parts[1].isdigit() or _pid_alive(int(parts[1])): continue
-        p.unlink(missing_ok=True); removed.append(p)
+        if p.is_dir(): shutil.rmtree(p, ignore_errors=True)
+        else: p.unlink(missing_ok=True)
+        removed.append(p)
     return removed
 
 # %% ../nbs/00_core.ipynb #4c0a1e9f
@@ -201,7 +209,7 @@ def atomic_write(path,     # the file to create or replace
         blocker = next(p for p in reversed(path.parents) if p.exists() and not p.is_dir())
         raise NotADirectoryError(errno.ENOTDIR, 'Not a directory', str(blocker)) from None
     if path.parent not in _SWEPT: remove_stale_temps(path.parent); _SWEPT.add(path.parent)   # once per folder and process
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}"
+    tmp = _temp_path(path)
     os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))   # the umask applies, as to any new file
     try:
         write(tmp)

@@ -4,14 +4,14 @@
 
 # %% ../nbs/08a_engines.ipynb #c0579fe9
 from __future__ import annotations
-import copy, errno, hashlib, os, secrets, shutil, warnings
+import copy, errno, hashlib, os, shutil, warnings
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 import fasr_nb
-from .core import _fsync_dir, _pid_alive, native_cpu_bf16
+from .core import _fsync_dir, _temp_path, native_cpu_bf16, remove_stale_temps
 
 # %% auto #0
 __all__ = ['MissingExtra', 'openvino_cache_dir', 'cache_key', 'OpenVINOModel', 'openvino_model']
@@ -84,22 +84,13 @@ def cache_key(net: nn.Module,      # the network as it is converted
 # %% ../nbs/08a_engines.ipynb #0352fbf5
 _TMP_DIR = '.fasr-tmpdir'   # temporary folders: .NAME.PID.TOKEN.fasr-tmpdir, beside the entry NAME
 
-def _remove_stale_folders(parent: Path) -> list[Path]:
-    "Delete the temporary folders that killed conversions left in `parent` (their process has ended); returns them."
-    removed = []
-    for p in parent.glob(f'.*{_TMP_DIR}'):
-        parts = p.name[:-len(_TMP_DIR)].rsplit('.', 2)       # '.NAME', pid, token
-        if len(parts) != 3 or not parts[1].isdigit() or _pid_alive(int(parts[1])): continue
-        shutil.rmtree(p, ignore_errors=True); removed.append(p)
-    return removed
+def _temp_folder(folder: Path) -> Path: return _temp_path(folder, _TMP_DIR)
 
 # %% ../nbs/08a_engines.ipynb #8c9c11d2
-def _temp_folder(folder: Path) -> Path: return folder.parent / f".{folder.name}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_DIR}"
-
 def _save_ir(ov_model, folder: Path) -> Path:
     "Save `ov_model` as folder/model.xml and folder/model.bin, all at once: written beside it, then renamed into place."
     folder.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_folders(folder.parent)
+    remove_stale_temps(folder.parent, _TMP_DIR)
     tmp = _temp_folder(folder)
     tmp.mkdir()
     try:
