@@ -159,12 +159,12 @@ def _progress(total: int, enable: bool):
     return tqdm(total=total, disable=not enable, unit='tile', leave=False, file=sys.stderr)
 
 # %% ../nbs/08_inference.ipynb #0146035d
-def _run(model, x, scale, device, ctx, channels_last, tile, tile_pad, tile_overlap, progress, reduced=False) -> Tensor:
-    "Upscale `x` (1,C,H,W) with `model`, whole or in blended tiles (`reduced`: bf16/fp16, with `fp32_first_conv`); float32 in CPU memory."
+def _run(model, x, scale, device, ctx, channels_last, tile, tile_pad, tile_overlap, progress) -> Tensor:
+    "Upscale `x` (1,C,H,W) with `model`, whole or in blended tiles; the result is float32 in CPU memory."
     def forward(t):
         t = t.to(device)
         if channels_last: t = t.contiguous(memory_format=torch.channels_last)
-        with ctx, fp32_first_conv(model) if reduced else contextlib.nullcontext(): y = model(t)
+        with ctx: y = model(t)
         if not torch.isfinite(y).all(): raise FloatingPointError("the network's output has inf/NaN values "
                                                                  "(an fp16 overflow? try precision='bf16' or 'fp32')")
         return y.float()
@@ -222,6 +222,14 @@ def _say_once(line: str):
 
 ENGINES = ('torch', 'openvino')
 
+def _compiled(model, engine: str, precision: str) -> tuple:
+    "(model, precision): with engine='openvino' a module is converted and compiled (chapter 08a), in the precision asked."
+    if engine not in ENGINES: raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+    if engine == 'openvino' and isinstance(model, nn.Module):
+        from fasr_nb.engines import openvino_model
+        return openvino_model(model, precision), 'auto'   # 'auto': the precision it was compiled for
+    return model, precision
+
 def _settings(model, precision: str, channels_last, device):
     "(device, autocast context, channels_last, reduced) for `model`: a torch module, or a network compiled by another engine."
     if not isinstance(model, nn.Module):   # compiled (chapter 08a): on the CPU, in the precision it was compiled for
@@ -254,16 +262,13 @@ def upscale(model: nn.Module,             # a super-resolution network with a `s
            ) -> Tensor:
     "Upscale one image with `model`: in tiles with cross-faded seams, in the fastest faithful precision or the one asked for; returns (1,C,sH,sW) in [0,1], fp32."
     img = _check_image(img, alpha, tile, tile_overlap, tile_pad, pre_pad)
-    if engine not in ENGINES: raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
-    if engine == 'openvino' and isinstance(model, nn.Module):   # for many images, convert once: openvino_model(model)
-        from fasr_nb.engines import openvino_model
-        model, precision = openvino_model(model, precision), 'auto'
-    auto = precision == 'auto' and isinstance(model, nn.Module)
+    model, precision = _compiled(model, engine, precision)   # for many images, convert once: openvino_model(model)
+    module = isinstance(model, nn.Module)
+    auto = precision == 'auto' and module
     device, ctx, channels_last, reduced = _settings(model, precision, channels_last, device)
     scale = getattr(model, 'scale', None)
     if scale is None: raise ValueError("the model has no `scale` attribute: set model.scale to its upscaling factor")
     if tile == 'auto': tile = auto_tile(model, tile_memory, tile_pad, tile_overlap)
-    module = isinstance(model, nn.Module)
     if module: model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
     nc = _in_channels(model)
     src = img.float().cpu()
@@ -272,17 +277,17 @@ def upscale(model: nn.Module,             # a super-resolution network with a `s
         raise ValueError(f"pre_pad={p} is too large for a {src.shape[-1]}x{src.shape[-2]} image (reflection padding needs "
                          f"less than its smaller side: at most {min(src.shape[-2:]) - 1})")
     if p: src = F.pad(src, (p, p, p, p), mode='reflect')
-    run = lambda t: _run(model, t, scale, device, ctx, channels_last, tile, tile_pad, tile_overlap, progress, reduced)
+    run = lambda t: _run(model, t, scale, device, ctx, channels_last, tile, tile_pad, tile_overlap, progress)   # reads ctx when called
     was_training = module and model.training
     if module: model.eval()
-    try:
-        with torch.no_grad():   # not inference_mode: the result stays an ordinary tensor the caller may modify
+    try:   # not inference_mode: the result stays an ordinary tensor the caller may modify
+        with torch.no_grad(), fp32_first_conv(model) if module and reduced else contextlib.nullcontext():
             try: out = _colour_and_alpha(run, src, nc, scale, alpha)
             except (TileError, RuntimeError) as e:   # 'auto' never fails where fp32 works: an overflow is redone in fp32
                 if not (auto and reduced and isinstance(e.__cause__, FloatingPointError)): raise
                 _say_once("fasr_nb: precision 'auto': the network's output overflowed in reduced precision; "
                           "such images are redone in fp32")
-                ctx, reduced = contextlib.nullcontext(), False
+                ctx = contextlib.nullcontext()        # (fp32_first_conv changes nothing outside autocast)
                 out = _colour_and_alpha(run, src, nc, scale, alpha)
     finally:
         if module: model.train(was_training)
@@ -355,9 +360,7 @@ def upscale_files(model: nn.Module,        # the generator
                  ) -> tuple[list[Path], list[tuple[Path, str]]]:
     "Upscale every image in `inputs` into `out_dir`; returns (files written, [(input, error message)])."
     files = image_files(inputs)
-    if kwargs.get('engine') == 'openvino' and isinstance(model, nn.Module):   # converted once, not per image
-        from fasr_nb.engines import openvino_model
-        model, kwargs['precision'] = openvino_model(model, kwargs.get('precision', 'auto')), 'auto'
+    model, kwargs['precision'] = _compiled(model, kwargs.pop('engine', 'torch'), kwargs.get('precision', 'auto'))   # once, not per image
     dsts = plan_outputs(files, out_dir, f"_x{model.scale}" if suffix is None else suffix, ext, overwrite)
     written, errors = [], []
     if verbose and note: print(note)
@@ -424,8 +427,7 @@ def upscale_cli(argv: list[str] | None = None) -> int:
         model = load_model(a.weights, device='cpu' if a.engine == 'openvino' else a.device, extractor=a.extractor)
         precision, channels_last, note = a.precision, a.channels_last, None
         if a.engine == 'openvino':   # converted (or read from the cache) and compiled once, before the first image
-            from fasr_nb.engines import openvino_model
-            model, precision = openvino_model(model, precision), 'auto'
+            model, precision = _compiled(model, a.engine, precision)
             note = f"engine openvino: {model.precision}, {model.threads} threads"
         elif precision == 'auto':   # resolved here, so that every image runs the same; said before the first image
             precision, auto_cl, why = auto_precision(_model_device(model))
