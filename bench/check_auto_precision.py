@@ -19,9 +19,8 @@ from pathlib import Path
 
 import torch
 
-from fasr_nb.core import get_device, list_images, modcrop, read_image
-from fasr_nb.data import bicubic_lr
-from fasr_nb.evaluation import quantize
+from fasr_nb.core import get_device
+from fasr_nb.evaluation import sr_images
 from fasr_nb.inference import auto_precision, load_model, upscale
 from fasr_nb.metrics import psnr
 
@@ -38,14 +37,11 @@ def check(weights: str, device, engine: str) -> bool:
         fast = openvino_model(model)
         print(f"OpenVINO: {fast!r}")
     rows, worst, differ, total = [], 0, 0, 0
-    for f in list_images(SET5):
-        hr = modcrop(read_image(f)[:, :3], model.scale)
-        lr = bicubic_lr(hr, model.scale)
-        exact = quantize(upscale(model, lr, precision='fp32'))
-        auto = quantize(upscale(fast, lr))
+    images = lambda run: sr_images(run, SET5, scale=model.scale, device=device)   # the tables' protocol: 8-bit LR and SR
+    for (name, exact, hr), (_, auto, _) in zip(images(lambda lr: upscale(model, lr, precision='fp32')), images(lambda lr: upscale(fast, lr))):
         d = ((exact - auto).abs() * 255).round()
         worst, differ, total = max(worst, int(d.max())), differ + int((d > 0).sum()), total + d.numel()
-        rows.append((f.stem, psnr(exact, hr, 4, True).item(), psnr(auto, hr, 4, True).item(), psnr(auto, exact, 4, True).item()))
+        rows.append((name, psnr(exact, hr, 4, True).item(), psnr(auto, hr, 4, True).item(), psnr(auto, exact, 4, True).item()))
     n = sum(p.numel() for p in model.parameters())
     print(f"\n{weights} ({n / 1e6:.2f} M parameters)")
     print(f"{'image':10} {'fp32 dB':>9} {'auto dB':>9} {'auto - fp32':>12} {'auto vs fp32 output':>20}")
