@@ -28,7 +28,7 @@ temporary cache folder, removed at the end, so its conversion time is measured e
     python bench/bench_engines.py --weights RRDB_ESRGAN_x4.pth
     python bench/bench_engines.py --quick                # a tiny network at 16 and 24, to check that it runs
 """
-import argparse, copy, importlib.util, multiprocessing as mp, os, shutil, statistics, sys, tempfile, time
+import argparse, copy, importlib.util, multiprocessing as mp, shutil, statistics, sys, tempfile, time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -120,7 +120,6 @@ def main(argv=None):
     sizes = a.sizes or [64, 128]
     try: import openvino
     except ImportError: sys.exit("bench_engines.py times OpenVINO, which is not installed: pip install -e '.[openvino]'")
-    from fasr_nb.engines import openvino_model
 
     set_seed(0)
     if a.weights:

@@ -37,7 +37,7 @@ spandrel's untiled forward on a large input keeps several 64-channel feature map
     python bench/bench_inference.py --quick    # 16, 32, and 64 tiled by 32, each case capped at ~1 min
     python bench/bench_inference.py --sizes 1024 --modes default   # the default's peak memory at 1024x1024: ~3 min
 """
-import argparse, json, os, resource, statistics, subprocess, sys, tempfile, time
+import argparse, json, resource, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
 from machine import cpu_features, cpu_name, native_bf16
@@ -184,6 +184,9 @@ def main(argv=None):
         if key not in last: return None
         est = last[key] * size * size * cost_factor(size, tile) / 60000
         return f"estimated {est:.1f} min (from the last size, scaled by pixels processed)" if est > a.max_minutes else None
+    from fasr_nb.inference import auto_tile
+    from fasr_nb.rrdb import RRDBNet
+    t_auto = auto_tile(RRDBNet(nb=1, scale=4))    # what tile='auto' picks for this network: its width and scale set it
     for size in sizes:
         tile = a.tile if size >= a.tile_from else None
         common = dict(weights=str(weights), size=size, threads=a.threads)
@@ -197,9 +200,6 @@ def main(argv=None):
         for mode, precision, cl in MODES:
             if a.modes and mode not in a.modes: continue
             if precision == 'default':   # upscale's own tile: the 2 GB budget's (None where the image is smaller)
-                from fasr_nb.inference import auto_tile
-                from fasr_nb.rrdb import RRDBNet
-                t_auto = auto_tile(RRDBNet(nb=1, scale=4))
                 t = t_auto if size > t_auto else None
                 if why := too_long(('fasr_nb', mode), size, t): skip(size, 'fasr_nb', mode, t, why); continue
                 cases.append(('fasr_nb', mode, t, dict(common, impl='fasr_nb', tile=t, precision='default', channels_last=None)))

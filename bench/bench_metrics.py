@@ -13,9 +13,7 @@ Each row: one untimed warm-up, then the median (and min) of `--repeats` timed ru
     python bench/bench_metrics.py --quick        # 3 runs, 1 for the slow metrics: ~15 s
 """
 import argparse, statistics, time
-from pathlib import Path
 
-import numpy as np
 import torch
 
 from fasr_nb.core import imresize, set_seed, to_uint

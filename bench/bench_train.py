@@ -11,7 +11,7 @@ prints the batch used. VGG19's ImageNet weights are not needed: a random VGG has
     python bench/bench_train.py [--recipes fasrgan fs_srgan fa_fs_srgan] [--batch 2] [--iters 3] [--warmup 1]
                                 [--device cpu|cuda] [--threads N] [--modes fp32 bf16-cl compile-bf16-cl] [--official] [--psnr]
 """
-import argparse, os, sys, time
+import argparse, sys, time
 
 import torch
 from torch.utils.data import Dataset

@@ -20,7 +20,7 @@ def main():
     # Notebooks run in parallel workers on few cores: PyTorch's OpenMP threads must sleep, not spin, while they
     # wait, or the workers starve each other (measured here: 14 s instead of 43-70 s for 08_inference under load).
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-    import matplotlib.font_manager  # build the font cache once, before workers race to build it
+    import matplotlib.font_manager  # noqa: F401 (build the font cache once, before workers race to build it)
 
     # Every temporary file of the run goes into one folder, removed at the end whatever happened (a failing
     # notebook never reaches its clean-up cell). A notebook that passes must leave nothing in it.
