@@ -214,7 +214,7 @@ def _colour_and_alpha(run, src: Tensor, nc: int, scale: int, alpha: str) -> Tens
         out = torch.cat([out, a], 1)
     return out
 
-# %% ../nbs/08_inference.ipynb #2dd1cf31
+# %% ../nbs/08_inference.ipynb #acbef44c
 _SAID = set()
 def _say_once(line: str):
     "Print `line` on stderr the first time this process meets it."
@@ -246,6 +246,7 @@ def _settings(model, precision: str, channels_last, device):
         channels_last = auto_cl if channels_last is None else channels_last
     return device, precision_context(precision, device), bool(channels_last), precision != 'fp32'
 
+# %% ../nbs/08_inference.ipynb #2dd1cf31
 def upscale(model: nn.Module,             # a super-resolution network with a `scale` attribute (e.g. from `load_model`)
             img: Tensor,                  # (1,C,H,W) or (C,H,W) in [0,1]; C = 1 (gray), 2 (gray + alpha), 3 (RGB), 4 (RGBA)
             tile: int | str | None = 'auto',  # core tile size in input pixels; 'auto': from `tile_memory`; None: whole image
